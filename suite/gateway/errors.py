@@ -1,0 +1,89 @@
+"""Every error leaves the gateway in the OpenAI shape ``{"error": {message, type, param, code}}``.
+
+The one place where domain errors (``suite.errors``) become HTTP. Unexpected exceptions
+are logged with their traceback and answered with a generic 500: never a stack trace to
+a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from suite.errors import BackendUnavailable, SuiteError
+
+log = structlog.get_logger(__name__)
+
+_HTTP_ERROR_TYPES = {401: "authentication_error", 403: "permission_error"}
+_HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def error_body(message: str, error_type: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    """The OpenAI error envelope."""
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def error_response(exc: SuiteError) -> JSONResponse:
+    """A domain error as an HTTP response."""
+    headers = {}
+    if isinstance(exc, BackendUnavailable):
+        headers["retry-after"] = str(exc.retry_after_s)
+    elif exc.status_code == 401:
+        headers["www-authenticate"] = "Bearer"
+    return JSONResponse(
+        error_body(exc.message, exc.error_type, param=exc.param, code=exc.code),
+        status_code=exc.status_code,
+        headers=headers,
+    )
+
+
+async def _suite_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SuiteError)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request", "type": ""}
+    # loc starts with where the value came from ("body", "query"); the rest is the field path.
+    path = [str(part) for part in first["loc"][1:]]
+    param = ".".join(path) or None
+    if first["type"] == "json_invalid":
+        message = "The request body is not valid JSON."
+        param = None
+    elif first["type"] == "missing":
+        message = f"Missing required field '{param}'."
+    elif first["type"] == "extra_forbidden":
+        message = f"Unknown field '{param}'."
+    else:
+        message = f"Invalid value for '{param}': {first['msg']}." if param else f"Invalid request: {first['msg']}."
+    return JSONResponse(error_body(message, "invalid_request_error", param=param, code="invalid_request"), 400)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error_type = _HTTP_ERROR_TYPES.get(exc.status_code, "invalid_request_error")
+    message = exc.detail if isinstance(exc.detail, str) else "Request refused."
+    return JSONResponse(
+        error_body(message, error_type, code=_HTTP_ERROR_CODES.get(exc.status_code)),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path)
+    return JSONResponse(error_body("Internal server error.", "server_error", code="internal_error"), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors, HTTP errors and anything unexpected to the OpenAI shape."""
+    app.add_exception_handler(SuiteError, _suite_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,23 @@
+"""Model serving: vLLM engines as supervised children, pools with failover, the streaming relay."""
+
+from suite.serving.catalog import ModelCatalog, engine_url
+from suite.serving.demo_model import build_demo_model
+from suite.serving.engine import OFFLINE_ENV, EngineProcess
+from suite.serving.pool import Backend, Pool
+from suite.serving.relay import Relay, UpstreamReply, UpstreamStream, error_event
+from suite.serving.supervisor import EngineSupervisor
+
+__all__ = [
+    "OFFLINE_ENV",
+    "Backend",
+    "EngineProcess",
+    "EngineSupervisor",
+    "ModelCatalog",
+    "Pool",
+    "Relay",
+    "UpstreamReply",
+    "UpstreamStream",
+    "build_demo_model",
+    "engine_url",
+    "error_event",
+]

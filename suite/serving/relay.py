@@ -1,0 +1,203 @@
+"""Calls into a pool's backends with failover, and the SSE relay back to the client.
+
+A request that fails before its first byte reached the client (connection refused, a
+5xx, a stall past first_byte_timeout_s, an answer that is not what the API promises)
+is retried once on another backend. Once bytes have gone out, a failure ends the
+stream with an error event in the OpenAI shape and ``[DONE]``.
+
+Bytes are relayed as they come; only an incomplete SSE event is held back, so that an
+error can never be glued onto half an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+import structlog
+
+from suite.config import ServingSettings
+from suite.errors import BackendUnavailable, UpstreamTimeout
+from suite.serving.pool import Backend, Pool
+
+log = structlog.get_logger(__name__)
+
+_T = TypeVar("_T")
+_EVENT_END = b"\n\n"
+
+
+class _AttemptFailed(Exception):
+    """One backend could not serve the request; another may."""
+
+    def __init__(self, reason: str, *, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+
+
+@dataclass(frozen=True)
+class UpstreamReply:
+    """A complete answer from a backend: its status and body, relayed as they are."""
+
+    status_code: int
+    content: bytes
+    backend: str
+
+
+class UpstreamStream:
+    """An answer stream whose first complete SSE event has already arrived."""
+
+    status_code = 200
+
+    def __init__(
+        self, *, backend: Backend, first_events: bytes, rest: AsyncIterator[bytes], exits: AsyncExitStack
+    ) -> None:
+        self.backend = backend
+        self._first_events = first_events
+        self._rest = rest
+        self._exits = exits
+
+    async def aclose(self) -> None:
+        """Give the stream up without reading it (closes the upstream connection)."""
+        await self._exits.aclose()
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """The stream's bytes, cut at event boundaries; ends with an error event if the backend fails."""
+        pending = b""
+        try:
+            yield self._first_events
+            async for chunk in self._rest:
+                pending += chunk
+                cut = pending.rfind(_EVENT_END)
+                if cut >= 0:
+                    cut += len(_EVENT_END)
+                    yield pending[:cut]
+                    pending = pending[cut:]
+            if pending:
+                yield pending
+            self.backend.record_success()
+        except httpx.HTTPError as exc:
+            self.backend.record_failure()
+            log.warning("backend failed mid-stream", backend=self.backend.url, error=type(exc).__name__)
+            yield error_event("The model backend failed while streaming; the answer is incomplete.")
+        finally:
+            await self._exits.aclose()
+
+
+def error_event(message: str, *, code: str = "backend_failed") -> bytes:
+    """An SSE error event in the OpenAI error shape, followed by the stream's end."""
+    body = {"error": {"message": message, "type": "server_error", "param": None, "code": code}}
+    return b"data: " + json.dumps(body).encode() + _EVENT_END + b"data: [DONE]" + _EVENT_END
+
+
+class Relay:
+    """Sends OpenAI API requests to a pool's backends over one shared keep-alive client."""
+
+    def __init__(self, settings: ServingSettings, client: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._client = client
+        self._timeout = httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s)
+
+    async def post(self, pool: Pool, path: str, body: bytes, *, request_id: str) -> UpstreamReply:
+        """A non-streamed request: the backend's whole answer."""
+
+        async def attempt(backend: Backend) -> UpstreamReply:
+            with backend.lease():
+                try:
+                    response = await self._client.post(
+                        backend.url + path, content=body, headers=_headers(request_id), timeout=self._timeout
+                    )
+                except httpx.TimeoutException as exc:
+                    raise _AttemptFailed("timed out", timed_out=True) from exc
+                except httpx.HTTPError as exc:
+                    raise _AttemptFailed(type(exc).__name__) from exc
+            if response.status_code >= 500:
+                raise _AttemptFailed(f"status {response.status_code}")
+            if response.status_code == 200 and not _is_json_object(response.content):
+                raise _AttemptFailed("answer is not a JSON object")
+            backend.record_success()
+            return UpstreamReply(response.status_code, response.content, backend.url)
+
+        return await self._with_failover(pool, attempt)
+
+    async def stream(self, pool: Pool, path: str, body: bytes, *, request_id: str) -> UpstreamStream | UpstreamReply:
+        """A streamed request: an open stream, or the backend's complete refusal (a 4xx)."""
+
+        async def attempt(backend: Backend) -> UpstreamStream | UpstreamReply:
+            exits = AsyncExitStack()
+            exits.enter_context(backend.lease())
+            try:
+                async with asyncio.timeout(self._settings.first_byte_timeout_s):
+                    request = self._client.build_request(
+                        "POST", backend.url + path, content=body, headers=_headers(request_id), timeout=self._timeout
+                    )
+                    response = await self._client.send(request, stream=True)
+                    exits.push_async_callback(response.aclose)
+                    if response.status_code != 200:
+                        content = await response.aread()
+                        if response.status_code >= 500:
+                            raise _AttemptFailed(f"status {response.status_code}")
+                        await exits.aclose()
+                        return UpstreamReply(response.status_code, content, backend.url)
+                    chunks = response.aiter_raw()
+                    first = b""
+                    while _EVENT_END not in first:
+                        first += await anext(chunks)
+            except BaseException as exc:
+                await exits.aclose()
+                if isinstance(exc, TimeoutError | httpx.TimeoutException):
+                    raise _AttemptFailed("no first byte in time", timed_out=True) from exc
+                if isinstance(exc, httpx.HTTPError | StopAsyncIteration):
+                    raise _AttemptFailed(type(exc).__name__) from exc
+                raise
+            if not first.startswith(b"data:"):
+                await exits.aclose()
+                raise _AttemptFailed("answer is not an SSE stream")
+            cut = first.rfind(_EVENT_END) + len(_EVENT_END)
+            rest = _prepend(first[cut:], chunks)
+            return UpstreamStream(backend=backend, first_events=first[:cut], rest=rest, exits=exits)
+
+        return await self._with_failover(pool, attempt)
+
+    async def _with_failover(self, pool: Pool, attempt: Callable[[Backend], Awaitable[_T]]) -> _T:
+        tried: set[str] = set()
+        last: _AttemptFailed | None = None
+        for _ in range(2):  # the first try and one retry on another backend
+            backend = pool.pick(exclude=tried)
+            if backend is None:
+                break
+            tried.add(backend.url)
+            try:
+                return await attempt(backend)
+            except _AttemptFailed as exc:
+                backend.record_failure()
+                log.warning("backend attempt failed", model=pool.model, backend=backend.url, reason=exc.reason)
+                last = exc
+        if last is not None and last.timed_out:
+            raise UpstreamTimeout(f"The model '{pool.model}' did not answer in time.")
+        raise BackendUnavailable(
+            f"The model '{pool.model}' is temporarily unavailable.", retry_after_s=self._settings.retry_after_s
+        )
+
+
+async def _prepend(head: bytes, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    async for chunk in chunks:
+        yield chunk
+
+
+def _headers(request_id: str) -> dict[str, str]:
+    return {"content-type": "application/json", "x-request-id": request_id}
+
+
+def _is_json_object(content: bytes) -> bool:
+    try:
+        return isinstance(json.loads(content), dict)
+    except ValueError:
+        return False
