@@ -1,0 +1,114 @@
+"""Helpers for the tests: free ports, servers in threads, waiting for readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from suite.config import DEV_API_KEY_SHA256, Settings
+
+_T = TypeVar("_T")
+
+DEV_KEY = "sk-suite-dev-embedded-default"
+REPO = Path(__file__).resolve().parent.parent
+DEMO_MODEL_DIR = REPO / "var" / "models" / "smollm2-135m-instruct"
+MODEL = "smollm2-135m-instruct"
+SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0.2, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached within {timeout}s")
+
+
+class BackgroundLoop:
+    """An asyncio loop in a thread, for real parts whose API is async (the engine supervisor)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="test-loop")
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+class ServerThread:
+    """A real uvicorn server for an ASGI app, on a free loopback port, in a thread."""
+
+    def __init__(self, app: ASGIApp, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, timeout_graceful_shutdown=1
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, daemon=True, name=f"uvicorn:{self.port}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        wait_until(lambda: self.server.started, timeout=60, what=f"server on {self.port}")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def running(app: ASGIApp) -> Iterator[ServerThread]:
+    server = ServerThread(app).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def gateway_settings(tmp_path: Path, *, backends: list[str], embeddings: bool = False, **serving: Any) -> Settings:
+    """Settings for a gateway in front of already-running backends (no engines of its own)."""
+    return Settings(
+        data_dir=tmp_path,
+        logging={"level": "warning"},
+        auth={"static_api_keys": [{"name": "test", "sha256": DEV_API_KEY_SHA256}]},
+        serving={
+            "models": [{"name": MODEL, "aliases": ["default"], "engines": 0, "backends": backends}],
+            **serving,
+        },
+        embeddings={"models": [{"name": "all-minilm-l6-v2", "aliases": ["default-embedding"]}] if embeddings else []},
+    )
+
+
+def ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

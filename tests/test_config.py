@@ -1,0 +1,77 @@
+"""The settings tree: one file, environment overrides, and errors that name the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from suite.config import ConfigError, load_settings
+from tests.support import REPO
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_files_load() -> None:
+    default = load_settings(REPO / "config" / "suite.yaml")
+    example = load_settings(REPO / "config" / "suite.example.yaml")
+    assert default.serving.models[0].aliases == ["default"]
+    assert example.gateway.port == 8080
+
+
+def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "gateway:\n  prot: 9000\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(path) in str(caught.value)
+    assert "gateway.prot: unknown key" in str(caught.value)
+
+
+def test_wrong_value_names_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "serving:\n  models:\n    - name: m\n      engines: 0\n      backends: []\n")
+    with pytest.raises(ConfigError, match=r"serving\.models\.0"):
+        load_settings(path)
+
+
+def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "gateway:\n  port: 9000\n  host: 0.0.0.0\n")
+    monkeypatch.setenv("SUITE_GATEWAY__PORT", "9100")
+    settings = load_settings(path)
+    assert settings.gateway.port == 9100
+    assert settings.gateway.host == "0.0.0.0"  # the rest of the section stays from the file
+
+
+def test_cli_overrides_merge_into_sections(tmp_path: Path) -> None:
+    path = write(tmp_path, "gateway:\n  port: 9000\n  max_body_bytes: 10\n")
+    settings = load_settings(path, gateway={"port": 9200})
+    assert (settings.gateway.port, settings.gateway.max_body_bytes) == (9200, 10)
+
+
+def test_duplicate_alias_refused(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "serving:\n  models:\n"
+        "    - {name: a, engines: 0, backends: ['http://127.0.0.1:1'], aliases: [default]}\n"
+        "    - {name: b, engines: 0, backends: ['http://127.0.0.1:2'], aliases: [default]}\n",
+    )
+    with pytest.raises(ConfigError, match="'default' is used twice"):
+        load_settings(path)
+
+
+def test_production_refuses_the_documented_dev_key() -> None:
+    with pytest.raises(ConfigError, match="documented development key"):
+        load_settings(REPO / "config" / "suite.yaml", mode="production")
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_settings(tmp_path / "absent.yaml")
+
+
+def test_invalid_yaml_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(write(tmp_path, "gateway: [unclosed\n"))
