@@ -37,7 +37,7 @@ bench: install
 
 # Re-pin after changing dependencies in a working .venv.
 lock:
-	$(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|torchvision|torchaudio|torchcodec)==' > requirements.lock.new
+	$(BIN)/pip freeze --exclude-editable | grep -v -E "^(torch|torchvision|torchaudio|torchcodec)==" > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
 clean:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from suite.auth.api_keys import ApiKeyStore, parse_duration
 from suite.config import DEV_API_KEY, ConfigError, Settings, load_settings
+from suite.errors import InvalidRequest
 
 app = typer.Typer(name="suite", help="The air-gapped AI suite.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+keys_app = typer.Typer(help="Managed API keys for services (admin).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
@@ -126,6 +131,76 @@ def config_check(config: ConfigOption = None) -> None:
     """Validate the settings file and environment overrides; print the effective settings."""
     settings = _settings(config)
     typer.echo(settings.model_dump_json(indent=2))
+
+
+def _api_keys(config: Path | None) -> ApiKeyStore:
+    from suite.db import Database, migrate
+
+    settings = _settings(config)
+    database = Database(settings.database_url)
+    migrate(database)
+    return ApiKeyStore(database)
+
+
+def _split(values: list[str]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@keys_app.command("create")
+def keys_create(
+    owner: Annotated[str, typer.Option(help="Who the key is for (a service or team).")],
+    roles: Annotated[list[str], typer.Option("--roles", help="Suite roles, comma-separated or repeated.")],
+    models: Annotated[
+        list[str] | None, typer.Option("--models", help="Limit to these models (RBAC still applies).")
+    ] = None,
+    expires: Annotated[str | None, typer.Option(help="Lifetime such as 90d, 12h; default: never.")] = "90d",
+    config: ConfigOption = None,
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    try:
+        lifetime = parse_duration(expires) if expires and expires != "never" else None
+    except InvalidRequest as exc:
+        typer.secho(exc.message, err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+    key, info = _api_keys(config).create(
+        owner=owner, roles=_split(roles), models=_split(models or []), expires_in=lifetime, created_by=getpass.getuser()
+    )
+    typer.echo(key)
+    expiry = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
+    typer.secho(f"key id {info.key_id}, expires {expiry}. Store it now: it cannot be shown again.", err=True)
+
+
+@keys_app.command("list")
+def keys_list(config: ConfigOption = None) -> None:
+    """List keys (never the keys themselves)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("key id", "owner", "roles", "models", "status", "created", "expires")
+    for info in _api_keys(config).list():
+        table.add_row(
+            info.key_id,
+            info.owner,
+            ",".join(info.roles),
+            ",".join(info.models) or "(policy)",
+            info.status,
+            info.created_at.isoformat(timespec="seconds"),
+            info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id shown by `suite keys list`.")], config: ConfigOption = None
+) -> None:
+    """Revoke a key; requests with it are refused from now on."""
+    try:
+        info = _api_keys(config).revoke(key_id)
+    except InvalidRequest as exc:
+        typer.secho(exc.message, err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
+    typer.echo(f"revoked {info.key_id} ({info.owner})")
 
 
 def run() -> None:

@@ -9,6 +9,7 @@ place (``suite.gateway.errors``), the CLI turns them into messages.
      +-- PermissionDenied        403  authenticated, not allowed
      +-- ModelNotFound           404  no model or alias of that name
      +-- PayloadTooLarge         413  body above gateway.max_body_bytes
+     +-- QuotaExceeded           429  request or token quota used up
      +-- BackendUnavailable      503  no healthy backend could take the request
      +-- UpstreamTimeout         504  a backend did not answer in time
      +-- UpstreamError           502  a backend answered with something unusable
@@ -48,6 +49,11 @@ class PermissionDenied(SuiteError):
     error_type = "permission_error"
     code = "permission_denied"
 
+    def __init__(self, message: str, *, decision: object = None) -> None:
+        super().__init__(message)
+        # The policy decision (suite.auth.policy.Decision) behind the refusal, for the audit trail.
+        self.decision = decision
+
 
 class ModelNotFound(SuiteError):
     status_code = 404
@@ -62,6 +68,16 @@ class PayloadTooLarge(SuiteError):
     status_code = 413
     error_type = "invalid_request_error"
     code = "request_too_large"
+
+
+class QuotaExceeded(SuiteError):
+    status_code = 429
+    error_type = "rate_limit_error"
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class BackendUnavailable(SuiteError):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
+import sqlalchemy
+import sqlalchemy.exc
 
 from suite.config import EngineModel, ServingSettings
+from suite.db import Base, Database, migrate
 from suite.gateway import create_app
 from suite.observability import enforce_offline
 from suite.serving import Backend, EngineProcess, build_demo_model
@@ -89,3 +93,43 @@ def gateway(vllm_engine: EngineProcess, tmp_path_factory: pytest.TempPathFactory
 def client(gateway: ServerThread) -> openai.OpenAI:
     """The official OpenAI client, pointed at the gateway with the dev key."""
     return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=DEV_KEY, max_retries=0, timeout=120)
+
+
+# ---- databases: every store test runs on SQLite and on PostgreSQL -----------------------
+
+# The Unix socket works inside the tests' network namespace, where 127.0.0.1:5432 is out of reach.
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@/postgres?host=/var/run/postgresql"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run; fails (never skips) when PostgreSQL is absent."""
+    name = f"suite_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    except sqlalchemy.exc.OperationalError as exc:
+        pytest.fail(
+            "PostgreSQL is needed for these tests and is not reachable on /var/run/postgresql "
+            f"(start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`): {exc}"
+        )
+    yield POSTGRES_ADMIN_URL.replace("/postgres?", f"/{name}?")
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty suite database of each kind."""
+    sqlite_url = f"sqlite:///{tmp_path / 'suite.db'}"
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    db = Database(url)
+    migrate(db)
+    yield db
+    if request.param == "postgresql":
+        with db.engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+    db.dispose()

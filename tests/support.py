@@ -93,12 +93,28 @@ def running(app: ASGIApp) -> Iterator[ServerThread]:
         server.stop()
 
 
-def gateway_settings(tmp_path: Path, *, backends: list[str], embeddings: bool = False, **serving: Any) -> Settings:
+ALLOW_EMPLOYEES = {
+    "name": "employees-use-models",
+    "roles": ["employee"],
+    "routes": ["chat", "completions", "embeddings"],
+    "models": ["*"],
+}
+
+
+def gateway_settings(
+    tmp_path: Path,
+    *,
+    backends: list[str],
+    embeddings: bool = False,
+    identity: dict[str, Any] | None = None,
+    **serving: Any,
+) -> Settings:
     """Settings for a gateway in front of already-running backends (no engines of its own)."""
     return Settings(
         data_dir=tmp_path,
         logging={"level": "warning"},
         auth={"static_api_keys": [{"name": "test", "sha256": DEV_API_KEY_SHA256}]},
+        identity={"policy": [ALLOW_EMPLOYEES], "quotas": {"enabled": False}, **(identity or {})},
         serving={
             "models": [{"name": MODEL, "aliases": ["default"], "engines": 0, "backends": backends}],
             **serving,

@@ -17,3 +17,5 @@ class Principal:
     auth_method: AuthMethod
     roles: frozenset[str] = field(default_factory=frozenset)
     groups: frozenset[str] = field(default_factory=frozenset)
+    # A managed API key may be limited to some models on top of RBAC; None: no such limit.
+    allowed_models: frozenset[str] | None = None

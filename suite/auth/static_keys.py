@@ -13,6 +13,16 @@ from suite.config import AuthSettings
 from suite.errors import AuthenticationFailed
 
 
+def bearer_credential(authorization: str | None) -> str:
+    """The credential of an ``Authorization: Bearer ...`` header; AuthenticationFailed saying what is wrong."""
+    if not authorization:
+        raise AuthenticationFailed("Missing credentials: send 'Authorization: Bearer <token or api key>'.")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise AuthenticationFailed("Malformed Authorization header: expected 'Bearer <token or api key>'.")
+    return credential.strip()
+
+
 def hash_api_key(key: str) -> str:
     """The hex SHA-256 under which a key is configured."""
     return hashlib.sha256(key.encode()).hexdigest()
@@ -26,12 +36,11 @@ class StaticKeyAuthenticator:
 
     def authenticate(self, authorization: str | None) -> Principal:
         """The principal for a header value; AuthenticationFailed with an actionable reason otherwise."""
-        if not authorization:
-            raise AuthenticationFailed("Missing credentials: send 'Authorization: Bearer <api key>'.")
-        scheme, _, credential = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
-            raise AuthenticationFailed("Malformed Authorization header: expected 'Bearer <api key>'.")
-        digest = hashlib.sha256(credential.strip().encode()).digest()
+        return self.authenticate_credential(bearer_credential(authorization))
+
+    def authenticate_credential(self, credential: str) -> Principal:
+        """The principal for the credential of a Bearer header."""
+        digest = hashlib.sha256(credential.encode()).digest()
         match = None
         for expected, key in self._keys:
             if hmac.compare_digest(digest, expected):  # keep comparing: constant time over all keys

@@ -69,6 +69,13 @@ class EmbeddingService:
 
         return SentenceTransformer(str(self.model_dir(model)), device="cpu", local_files_only=True)
 
+    def resolve(self, model: str) -> EmbeddingModel:
+        """The configured model behind a name or alias; ModelNotFound otherwise."""
+        for config in self._config.models:
+            if model == config.name or model in config.aliases:
+                return config
+        raise ModelNotFound(model)
+
     async def embed(self, model: str, inputs: list[str]) -> EmbeddingResult:
         """Normalised embeddings of inputs, computed off the event loop."""
         try:

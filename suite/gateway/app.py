@@ -12,8 +12,9 @@ import structlog
 from fastapi import FastAPI
 
 from suite import __version__
-from suite.auth import StaticKeyAuthenticator
+from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator, TokenVerifier
 from suite.config import Settings
+from suite.db import Database, migrate
 from suite.embeddings import EmbeddingService
 from suite.gateway import health
 from suite.gateway.deps import Services
@@ -36,9 +37,19 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     client = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256), trust_env=False
     )
+    database = Database(settings.database_url, echo=settings.database.echo)
+    api_keys = ApiKeyStore(database)
     services = Services(
         settings=settings,
-        authenticator=StaticKeyAuthenticator(settings.auth),
+        database=database,
+        authenticator=Authenticator(
+            static_keys=StaticKeyAuthenticator(settings.auth),
+            api_keys=api_keys,
+            tokens=_token_verifier(settings, client),
+        ),
+        api_keys=api_keys,
+        policy=Policy(settings.identity.policy),
+        quotas=QuotaEnforcer(settings.identity.quotas, database),
         catalog=catalog,
         relay=Relay(settings.serving, client),
         embeddings=EmbeddingService(settings),
@@ -48,6 +59,7 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(migrate, database)
         if supervisor:
             supervisor.start(client)
         await catalog.probe_all(client)
@@ -62,6 +74,7 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
                 await supervisor.stop()
             services.embeddings.close()
             await client.aclose()
+            database.dispose()
 
     app = FastAPI(title="suite gateway", version=__version__, lifespan=lifespan)
     app.state.services = services
@@ -71,3 +84,11 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     app.include_router(openai_router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
     return app
+
+
+def _token_verifier(settings: Settings, client: httpx.AsyncClient) -> TokenVerifier | None:
+    if settings.identity.oidc.issuer is None:
+        return None
+    from suite.auth.oidc import OidcVerifier
+
+    return OidcVerifier(settings.identity.oidc, client)

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, Request
 
-from suite.auth import Principal, StaticKeyAuthenticator
+from suite.auth import ApiKeyStore, Authenticator, Policy, Principal, QuotaEnforcer
 from suite.config import Settings
+from suite.db import Database
 from suite.embeddings import EmbeddingService
+from suite.errors import AuthenticationFailed
 from suite.serving import ModelCatalog, Relay
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -18,7 +23,11 @@ class Services:
     """Everything the routes work with, built once by the app factory."""
 
     settings: Settings
-    authenticator: StaticKeyAuthenticator
+    database: Database
+    authenticator: Authenticator
+    api_keys: ApiKeyStore
+    policy: Policy
+    quotas: QuotaEnforcer
     catalog: ModelCatalog
     relay: Relay
     embeddings: EmbeddingService
@@ -33,12 +42,17 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_principal(request: Request, services: ServicesDep) -> Principal:
+async def require_principal(request: Request, services: ServicesDep) -> Principal:
     """The authenticated caller of a /v1 route (401 in the OpenAI shape otherwise).
 
     Credentials are read from the Authorization header only, never from the query string.
     """
-    principal = services.authenticator.authenticate(request.headers.get("authorization"))
+    try:
+        principal = await services.authenticator.authenticate(request.headers.get("authorization"))
+    except AuthenticationFailed as exc:
+        # The reason, never the credential.
+        log.info("authentication refused", request_id=request.state.request_id, reason=exc.message)
+        raise
     request.state.principal = principal
     return principal
 

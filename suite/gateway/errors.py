@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from suite.errors import BackendUnavailable, SuiteError
+from suite.errors import BackendUnavailable, QuotaExceeded, SuiteError
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +31,7 @@ def error_body(message: str, error_type: str, *, param: str | None = None, code:
 def error_response(exc: SuiteError) -> JSONResponse:
     """A domain error as an HTTP response."""
     headers = {}
-    if isinstance(exc, BackendUnavailable):
+    if isinstance(exc, BackendUnavailable | QuotaExceeded):
         headers["retry-after"] = str(exc.retry_after_s)
     elif exc.status_code == 401:
         headers["www-authenticate"] = "Bearer"

@@ -42,7 +42,7 @@ def build_demo_model(out_dir: Path) -> Path:
     gguf = demo_gguf_path()
     source_dir, filename = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(source_dir, gguf_file=filename)
-    quantised = AutoModelForCausalLM.from_pretrained(source_dir, gguf_file=filename, torch_dtype=torch.bfloat16)
+    quantised = AutoModelForCausalLM.from_pretrained(source_dir, gguf_file=filename, dtype=torch.float32)
     config_dict = quantised.config.to_dict()
     config_dict.pop("quantization_config", None)
     config = LlamaConfig.from_dict(config_dict)

@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import structlog
@@ -29,6 +29,28 @@ log = structlog.get_logger(__name__)
 
 _T = TypeVar("_T")
 _EVENT_END = b"\n\n"
+
+UsageHook = Callable[[dict[str, Any]], Awaitable[None]]
+_USAGE_MARK = b'"usage":{'
+
+
+async def _take_usage(piece: bytes, on_usage: UsageHook | None, strip: bool) -> bytes:
+    # Only the final usage event carries a usage object; everything else passes untouched.
+    if on_usage is None or _USAGE_MARK not in piece:
+        return piece
+    kept = []
+    for event in piece.split(_EVENT_END):
+        if _USAGE_MARK in event and event.startswith(b"data: "):
+            try:
+                body = json.loads(event[len(b"data: ") :])
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("usage"), dict):
+                await on_usage(body["usage"])
+                if strip and not body.get("choices"):
+                    continue
+        kept.append(event)
+    return _EVENT_END.join(kept)
 
 
 class _AttemptFailed(Exception):
@@ -66,18 +88,24 @@ class UpstreamStream:
         """Give the stream up without reading it (closes the upstream connection)."""
         await self._exits.aclose()
 
-    async def events(self) -> AsyncIterator[bytes]:
-        """The stream's bytes, cut at event boundaries; ends with an error event if the backend fails."""
+    async def events(self, *, on_usage: UsageHook | None = None, strip_usage: bool = False) -> AsyncIterator[bytes]:
+        """The stream's bytes, cut at event boundaries; ends with an error event if the backend fails.
+
+        on_usage is awaited with the usage of the final usage event before anything after it
+        is released; strip_usage drops that event (for clients that did not ask for usage).
+        """
         pending = b""
         try:
-            yield self._first_events
+            yield await _take_usage(self._first_events, on_usage, strip_usage)
             async for chunk in self._rest:
                 pending += chunk
                 cut = pending.rfind(_EVENT_END)
                 if cut >= 0:
                     cut += len(_EVENT_END)
-                    yield pending[:cut]
+                    piece = await _take_usage(pending[:cut], on_usage, strip_usage)
                     pending = pending[cut:]
+                    if piece:
+                        yield piece
             if pending:
                 yield pending
             self.backend.record_success()

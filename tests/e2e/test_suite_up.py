@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import DEMO_MODEL_DIR, REPO, free_port, wait_until
+from tests.support import DEMO_MODEL_DIR, DEV_KEY, REPO, free_port, wait_until
 
 SUITE = str(Path(sys.executable).with_name("suite"))
 PYTHON = sys.executable
@@ -115,7 +115,7 @@ def air_gapped_suite(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], 
 
 
 def test_suite_up_in_air_gap_answers_restarts_crashed_engine_and_stops_cleanly(
-    air_gapped_suite: tuple[subprocess.Popen[bytes], int, int],
+    air_gapped_suite: tuple[subprocess.Popen[bytes], int, int], tmp_path: Path
 ) -> None:
     process, gateway_port, engine_port = air_gapped_suite
     readyz = f"http://127.0.0.1:{gateway_port}/readyz"
@@ -146,6 +146,12 @@ def test_suite_up_in_air_gap_answers_restarts_crashed_engine_and_stops_cleanly(
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
     wait_until(lambda: not session_members(restarted), timeout=20, what="engine processes gone")
+
+    # Structured logs (JSON off a terminal) with the requests, but no prompt text and no key.
+    log = (tmp_path / "suite-up.log").read_text()
+    assert '"event": "request"' in log
+    assert "capital of France" not in log
+    assert DEV_KEY not in log
 
 
 def test_sigterm_during_engine_start_leaves_no_orphans(tmp_path: Path) -> None:

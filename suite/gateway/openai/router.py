@@ -12,8 +12,9 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
+from suite.auth import Principal
 from suite.errors import ClientDisconnected
-from suite.gateway.deps import RequestIdDep, Services, ServicesDep, require_principal
+from suite.gateway.deps import PrincipalDep, RequestIdDep, Services, ServicesDep, require_principal
 from suite.gateway.openai.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -39,46 +40,63 @@ _STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 @router.get("/models", response_model=ModelList)
-async def list_models(services: ServicesDep) -> ModelList:
-    """The chat and embedding models this caller can use, with their aliases."""
+async def list_models(services: ServicesDep, principal: PrincipalDep) -> ModelList:
+    """The chat and embedding models this caller may use, with their aliases."""
     created = int(services.started_at)
+    policy = services.policy
     cards: list[ModelCard] = []
     for model in services.settings.serving.models:
-        cards.append(ModelCard(id=model.name, created=created, kind="chat"))
-        cards += [ModelCard(id=a, created=created, kind="chat", alias_of=model.name) for a in model.aliases]
+        if policy.decide(principal, "chat", model=model.name).allowed:
+            cards.append(ModelCard(id=model.name, created=created, kind="chat"))
+            cards += [ModelCard(id=a, created=created, kind="chat", alias_of=model.name) for a in model.aliases]
     for emb in services.settings.embeddings.models:
-        cards.append(ModelCard(id=emb.name, created=created, kind="embedding"))
-        cards += [ModelCard(id=a, created=created, kind="embedding", alias_of=emb.name) for a in emb.aliases]
+        if policy.decide(principal, "embeddings", model=emb.name).allowed:
+            cards.append(ModelCard(id=emb.name, created=created, kind="embedding"))
+            cards += [ModelCard(id=a, created=created, kind="embedding", alias_of=emb.name) for a in emb.aliases]
     return ModelList(data=cards)
 
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionRequest, request: Request, services: ServicesDep, request_id: RequestIdDep
+    body: ChatCompletionRequest,
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    request_id: RequestIdDep,
 ) -> Response:
     """Chat completion, streamed as server-sent events when ``stream`` is true."""
     pool = services.catalog.pool_for(body.model)
-    return await _forward(
-        request, services, pool, "/v1/chat/completions", _upstream_body(body, pool), request_id, stream=body.stream
-    )
+    services.policy.require(principal, "chat", model=pool.model)
+    await services.quotas.admit(principal)
+    call = _UpstreamCall(services, principal, pool, "/v1/chat/completions", request_id)
+    return await call.forward(request, body)
 
 
 @router.post("/completions", response_model=None)
 async def completions(
-    body: CompletionRequest, request: Request, services: ServicesDep, request_id: RequestIdDep
+    body: CompletionRequest,
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    request_id: RequestIdDep,
 ) -> Response:
     """Text completion (legacy API), streamed when ``stream`` is true."""
     pool = services.catalog.pool_for(body.model)
-    return await _forward(
-        request, services, pool, "/v1/completions", _upstream_body(body, pool), request_id, stream=body.stream
-    )
+    services.policy.require(principal, "completions", model=pool.model)
+    await services.quotas.admit(principal)
+    call = _UpstreamCall(services, principal, pool, "/v1/completions", request_id)
+    return await call.forward(request, body)
 
 
 @router.post("/embeddings", response_model=EmbeddingResponse)
-async def embeddings(body: EmbeddingRequest, services: ServicesDep) -> EmbeddingResponse:
+async def embeddings(body: EmbeddingRequest, services: ServicesDep, principal: PrincipalDep) -> EmbeddingResponse:
     """Embeddings of one or more texts (normalised vectors)."""
+    model = services.embeddings.resolve(body.model)
+    services.policy.require(principal, "embeddings", model=model.name)
+    await services.quotas.admit(principal)
     inputs = [body.input] if isinstance(body.input, str) else body.input
     result = await services.embeddings.embed(body.model, inputs)
+    await services.quotas.charge_tokens(principal, result.prompt_tokens)
     data = [
         Embedding(index=i, embedding=_b64(vector) if body.encoding_format == "base64" else vector)
         for i, vector in enumerate(result.vectors)
@@ -87,24 +105,51 @@ async def embeddings(body: EmbeddingRequest, services: ServicesDep) -> Embedding
     return EmbeddingResponse(data=data, model=result.model, usage=usage)
 
 
-def _upstream_body(body: ChatCompletionRequest | CompletionRequest, pool: Pool) -> bytes:
-    # Only what the client set goes on, so vLLM applies its own defaults; the alias becomes the pool's model.
-    payload = body.model_dump(exclude_unset=True)
-    payload["model"] = pool.model
-    return json.dumps(payload).encode()
+class _UpstreamCall:
+    """One chat or completion request on its way to a pool, with its token accounting."""
+
+    def __init__(self, services: Services, principal: Principal, pool: Pool, path: str, request_id: str) -> None:
+        self._services = services
+        self._principal = principal
+        self._pool = pool
+        self._path = path
+        self._request_id = request_id
+
+    async def forward(self, request: Request, body: ChatCompletionRequest | CompletionRequest) -> Response:
+        # Only what the client set goes on, so vLLM applies its own defaults; the alias becomes the pool's model.
+        payload = body.model_dump(exclude_unset=True)
+        payload["model"] = self._pool.model
+        relay = self._services.relay
+        if not body.stream:
+            content = json.dumps(payload).encode()
+            reply = await _unless_disconnected(
+                request, relay.post(self._pool, self._path, content, request_id=self._request_id)
+            )
+            if reply.status_code == 200:
+                await self._charge(_usage_of(reply.content))
+            return _reply(reply)
+        # Usage is always asked of the backend (quotas and audit need it) and dropped again
+        # for clients that did not ask for it themselves.
+        client_wants_usage = bool(body.stream_options and body.stream_options.include_usage)
+        payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
+        content = json.dumps(payload).encode()
+        opened = await _unless_disconnected(
+            request, relay.stream(self._pool, self._path, content, request_id=self._request_id)
+        )
+        if isinstance(opened, UpstreamReply):
+            return _reply(opened)
+        events = opened.events(on_usage=self._charge, strip_usage=not client_wants_usage)
+        return StreamingResponse(events, media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+    async def _charge(self, usage: dict[str, Any] | None) -> None:
+        tokens = (usage or {}).get("total_tokens")
+        if isinstance(tokens, int):
+            await self._services.quotas.charge_tokens(self._principal, tokens)
 
 
-async def _forward(
-    request: Request, services: Services, pool: Pool, path: str, content: bytes, request_id: str, *, stream: bool
-) -> Response:
-    relay = services.relay
-    if not stream:
-        reply = await _unless_disconnected(request, relay.post(pool, path, content, request_id=request_id))
-        return _reply(reply)
-    opened = await _unless_disconnected(request, relay.stream(pool, path, content, request_id=request_id))
-    if isinstance(opened, UpstreamReply):
-        return _reply(opened)
-    return StreamingResponse(opened.events(), media_type="text/event-stream", headers=_STREAM_HEADERS)
+def _usage_of(content: bytes) -> dict[str, Any] | None:
+    usage = json.loads(content).get("usage")
+    return usage if isinstance(usage, dict) else None
 
 
 def _reply(reply: UpstreamReply) -> Response:
