@@ -126,6 +126,60 @@ def hash_key(key: Annotated[str, typer.Argument(help="The API key to hash.")]) -
     typer.echo(hash_api_key(key))
 
 
+@app.command()
+def token(
+    username: Annotated[str, typer.Argument(help="A user of identity.dev_idp.users.")],
+    config: ConfigOption = None,
+    client_id: Annotated[str, typer.Option(help="The client the token is for.")] = "suite-cli",
+) -> None:
+    """Print an access token from the development IdP, for curl and the OpenAI SDK."""
+    from suite.auth.dev_idp import DevIdpKeys, mint_access_token
+
+    settings = _settings(config)
+    idp = settings.identity.dev_idp
+    if not idp.enabled:
+        typer.secho("The development IdP is not enabled (identity.dev_idp.enabled).", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    user = next((u for u in idp.users if u.username == username), None)
+    if user is None:
+        known = ", ".join(u.username for u in idp.users)
+        typer.secho(f"No dev IdP user {username!r}; known users: {known}.", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    issuer = settings.oidc_issuer
+    assert issuer is not None
+    keys = DevIdpKeys.load_or_create(settings.data_dir / "dev-idp")
+    audience = settings.identity.oidc.audience
+    typer.echo(
+        mint_access_token(idp, keys, issuer=issuer, audience=audience, user=user, client_id=client_id, scope="openid")
+    )
+
+
+@app.command("dev-idp")
+def dev_idp(
+    config: ConfigOption = None,
+    port: Annotated[int | None, typer.Option(help="Port (default identity.dev_idp.port).")] = None,
+) -> None:
+    """Run the development OIDC provider on its own (`suite up` mounts it at /idp already)."""
+    import uvicorn
+
+    from suite.auth.dev_idp import create_dev_idp_app
+    from suite.observability import configure_logging
+
+    settings = _settings(config)
+    idp = settings.identity.dev_idp
+    if settings.mode == "production":
+        typer.secho("The development IdP refuses to run in production mode.", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    configure_logging(settings.logging)
+    listen_port = port or idp.port
+    issuer = f"http://{idp.host}:{listen_port}"
+    typer.secho(f"Development identity provider, NOT for production: {issuer}", err=True, fg=typer.colors.YELLOW)
+    app_ = create_dev_idp_app(
+        idp, issuer=issuer, audience=settings.identity.oidc.audience, state_dir=settings.data_dir / "dev-idp"
+    )
+    uvicorn.run(app_, host=idp.host, port=listen_port, log_config=None, access_log=False)
+
+
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate the settings file and environment overrides; print the effective settings."""

@@ -79,7 +79,8 @@ class OidcSettings(Section):
     """The company IdP (or the dev IdP): how tokens are validated and users log in."""
 
     # The issuer URL exactly as it appears in tokens' iss; discovery is read from
-    # {issuer}/.well-known/openid-configuration. None: bearer tokens are not accepted.
+    # {issuer}/.well-known/openid-configuration. None: the dev IdP's when it is enabled,
+    # otherwise bearer tokens are not accepted.
     issuer: str | None = None
     # The aud every access token must carry.
     audience: str = "suite"
@@ -131,6 +132,20 @@ class DevIdpSettings(Section):
     clients: list[DevIdpClient] = Field(default_factory=list)
 
 
+class SessionSettings(Section):
+    """Browser sessions after an OIDC login (server-side; the cookie holds only a random id)."""
+
+    cookie_name: str = "suite_session"
+    # Absolute lifetime and idle timeout of a session.
+    max_age_s: int = Field(default=8 * 3600, gt=0)
+    idle_timeout_s: int = Field(default=3600, gt=0)
+    # auto: Secure when the request came over HTTPS (X-Forwarded-Proto from the TLS proxy counts).
+    secure_cookie: Literal["auto", "always", "never"] = "auto"
+    # Signs the short-lived login-transaction cookie (state, nonce, PKCE verifier).
+    # None: generated once into data_dir/secrets/session.key.
+    secret_key: str | None = None
+
+
 PolicyRoute = Literal["chat", "completions", "embeddings", "retrieval", "audit", "admin"]
 
 
@@ -172,6 +187,7 @@ class QuotaSettings(Section):
 class IdentitySettings(Section):
     oidc: OidcSettings = OidcSettings()
     dev_idp: DevIdpSettings = DevIdpSettings()
+    session: SessionSettings = SessionSettings()
     # Deny by default: a request is allowed only when a rule grants it.
     policy: list[PolicyRule] = Field(default_factory=list)
     quotas: QuotaSettings = QuotaSettings()
@@ -289,6 +305,15 @@ class Settings(BaseSettings):
                         "create a real key for production"
                     )
         return self
+
+    @property
+    def oidc_issuer(self) -> str | None:
+        """The issuer tokens must come from: the configured IdP, or the dev IdP the gateway mounts at /idp."""
+        if self.identity.oidc.issuer:
+            return self.identity.oidc.issuer
+        if self.identity.dev_idp.enabled:
+            return f"http://{self.gateway.host}:{self.gateway.port}/idp"
+        return None
 
     @property
     def database_url(self) -> str:

@@ -107,12 +107,14 @@ def gateway_settings(
     backends: list[str],
     embeddings: bool = False,
     identity: dict[str, Any] | None = None,
+    port: int = 8080,
     **serving: Any,
 ) -> Settings:
     """Settings for a gateway in front of already-running backends (no engines of its own)."""
     return Settings(
         data_dir=tmp_path,
         logging={"level": "warning"},
+        gateway={"port": port},
         auth={"static_api_keys": [{"name": "test", "sha256": DEV_API_KEY_SHA256}]},
         identity={"policy": [ALLOW_EMPLOYEES], "quotas": {"enabled": False}, **(identity or {})},
         serving={

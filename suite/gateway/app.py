@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from suite import __version__
 from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator, TokenVerifier
+from suite.auth.oidc import OidcVerifier
 from suite.config import Settings
 from suite.db import Database, migrate
 from suite.embeddings import EmbeddingService
@@ -82,13 +83,30 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(openai_router)
+    if settings.identity.dev_idp.enabled:
+        _mount_dev_idp(app, settings)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
     return app
 
 
 def _token_verifier(settings: Settings, client: httpx.AsyncClient) -> TokenVerifier | None:
-    if settings.identity.oidc.issuer is None:
+    issuer = settings.oidc_issuer
+    if issuer is None:
         return None
-    from suite.auth.oidc import OidcVerifier
+    return OidcVerifier(settings.identity.oidc.model_copy(update={"issuer": issuer}), client)
 
-    return OidcVerifier(settings.identity.oidc, client)
+
+def _mount_dev_idp(app: FastAPI, settings: Settings) -> None:
+    """The development IdP at /idp, for the embedded default (never in production: settings refuse it)."""
+    from suite.auth.dev_idp import create_dev_idp_app
+
+    issuer = settings.oidc_issuer
+    assert issuer is not None
+    idp = create_dev_idp_app(
+        settings.identity.dev_idp,
+        issuer=issuer,
+        audience=settings.identity.oidc.audience,
+        state_dir=settings.data_dir / "dev-idp",
+    )
+    app.mount("/idp", idp)
+    log.warning("development identity provider mounted: not for production", issuer=issuer)
