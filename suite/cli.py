@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from suite.audit import AuditEvent, AuditTrail
+from suite.audit.cli import audit_app
 from suite.auth.api_keys import ApiKeyStore, parse_duration
 from suite.config import DEV_API_KEY, ConfigError, Settings, load_settings
 from suite.errors import InvalidRequest
@@ -17,6 +19,7 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 app.add_typer(config_app, name="config")
 keys_app = typer.Typer(help="Managed API keys for services (admin).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
@@ -187,13 +190,20 @@ def config_check(config: ConfigOption = None) -> None:
     typer.echo(settings.model_dump_json(indent=2))
 
 
-def _api_keys(config: Path | None) -> ApiKeyStore:
+def _api_keys(config: Path | None) -> tuple[ApiKeyStore, AuditTrail]:
     from suite.db import Database, migrate
 
     settings = _settings(config)
     database = Database(settings.database_url)
     migrate(database)
-    return ApiKeyStore(database)
+    return ApiKeyStore(database), AuditTrail(settings.audit, database, data_dir=settings.data_dir)
+
+
+def _admin_event(trail: AuditTrail, action: str, details: dict[str, Any]) -> None:
+    # Admin actions from the CLI are on the trail like everything else; the OS user is the actor.
+    trail.record_sync(
+        AuditEvent(event_class="admin", action=action, subject=getpass.getuser(), auth_method="cli", details=details)
+    )
 
 
 def _split(values: list[str]) -> list[str]:
@@ -216,9 +226,11 @@ def keys_create(
     except InvalidRequest as exc:
         typer.secho(exc.message, err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
-    key, info = _api_keys(config).create(
+    store, trail = _api_keys(config)
+    key, info = store.create(
         owner=owner, roles=_split(roles), models=_split(models or []), expires_in=lifetime, created_by=getpass.getuser()
     )
+    _admin_event(trail, "keys.create", {"key_id": info.key_id, "owner": owner, "roles": info.roles})
     typer.echo(key)
     expiry = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "never"
     typer.secho(f"key id {info.key_id}, expires {expiry}. Store it now: it cannot be shown again.", err=True)
@@ -231,7 +243,8 @@ def keys_list(config: ConfigOption = None) -> None:
     from rich.table import Table
 
     table = Table("key id", "owner", "roles", "models", "status", "created", "expires")
-    for info in _api_keys(config).list():
+    store, _ = _api_keys(config)
+    for info in store.list():
         table.add_row(
             info.key_id,
             info.owner,
@@ -249,11 +262,13 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id shown by `suite keys list`.")], config: ConfigOption = None
 ) -> None:
     """Revoke a key; requests with it are refused from now on."""
+    store, trail = _api_keys(config)
     try:
-        info = _api_keys(config).revoke(key_id)
+        info = store.revoke(key_id)
     except InvalidRequest as exc:
         typer.secho(exc.message, err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
+    _admin_event(trail, "keys.revoke", {"key_id": info.key_id, "owner": info.owner})
     typer.echo(f"revoked {info.key_id} ({info.owner})")
 
 

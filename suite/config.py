@@ -256,6 +256,32 @@ class EmbeddingSettings(Section):
     workers: int = Field(default=1, ge=1)
 
 
+ContentPolicy = Literal["full", "masked", "hash", "none"]
+
+
+class AuditSettings(Section):
+    """The tamper-evident audit trail."""
+
+    # What of prompts and answers is stored, by default and per route or model
+    # ("chat", "embeddings", ... or a model name; a model entry wins over a route entry).
+    content: ContentPolicy = "masked"
+    content_overrides: dict[str, ContentPolicy] = Field(default_factory=dict)
+    # Fail closed: without a durable record no answer is delivered (503). fail_open logs loudly instead.
+    fail_open: bool = False
+    # The batched writer: at most this many records per transaction, waiting at most this long to fill one.
+    batch_max: int = Field(default=256, ge=1)
+    batch_wait_ms: float = Field(default=5, ge=0)
+    # A signed checkpoint every N records or M seconds, whichever comes first.
+    checkpoint_every_records: int = Field(default=1000, ge=1)
+    checkpoint_every_s: float = Field(default=60, gt=0)
+    # Ed25519 signing keys, kept apart from the database (absolute, or relative to data_dir).
+    key_dir: Path = Path("audit-keys")
+    # Days records are kept, per class ("model_request", "auth", "admin", "audit_access", ...); "default" for the rest.
+    retention_days: dict[str, int] = Field(default_factory=lambda: {"default": 90})
+    # How often `suite up` runs the purge job.
+    purge_interval_s: float = Field(default=3600, gt=0)
+
+
 class Settings(BaseSettings):
     """The whole configuration of one suite installation."""
 
@@ -268,6 +294,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     database: DatabaseSettings = DatabaseSettings()
     identity: IdentitySettings = IdentitySettings()
+    audit: AuditSettings = AuditSettings()
     serving: ServingSettings = ServingSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
 

@@ -11,6 +11,7 @@ place (``suite.gateway.errors``), the CLI turns them into messages.
      +-- PayloadTooLarge         413  body above gateway.max_body_bytes
      +-- QuotaExceeded           429  request or token quota used up
      +-- BackendUnavailable      503  no healthy backend could take the request
+     +-- AuditUnavailable        503  the audit trail cannot record, so nothing is answered
      +-- UpstreamTimeout         504  a backend did not answer in time
      +-- UpstreamError           502  a backend answered with something unusable
      +-- ClientDisconnected      499  the caller went away; nothing is sent
@@ -88,6 +89,15 @@ class BackendUnavailable(SuiteError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class AuditUnavailable(SuiteError):
+    status_code = 503
+    error_type = "server_error"
+    code = "audit_unavailable"
+
+    def __init__(self, message: str = "The audit trail cannot record this request; it was not processed.") -> None:
+        super().__init__(message)
 
 
 class UpstreamTimeout(SuiteError):

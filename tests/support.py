@@ -101,6 +101,9 @@ ALLOW_EMPLOYEES = {
 }
 
 
+ALLOW_AUDIT = {"name": "compliance-reads-audit", "roles": ["compliance_officer"], "routes": ["audit"]}
+
+
 def gateway_settings(
     tmp_path: Path,
     *,
@@ -116,7 +119,7 @@ def gateway_settings(
         logging={"level": "warning"},
         gateway={"port": port},
         auth={"static_api_keys": [{"name": "test", "sha256": DEV_API_KEY_SHA256}]},
-        identity={"policy": [ALLOW_EMPLOYEES], "quotas": {"enabled": False}, **(identity or {})},
+        identity={"policy": [ALLOW_EMPLOYEES, ALLOW_AUDIT], "quotas": {"enabled": False}, **(identity or {})},
         serving={
             "models": [{"name": MODEL, "aliases": ["default"], "engines": 0, "backends": backends}],
             **serving,

@@ -62,9 +62,11 @@ def test_duplicate_alias_refused(tmp_path: Path) -> None:
         load_settings(path)
 
 
-def test_production_refuses_the_documented_dev_key() -> None:
-    with pytest.raises(ConfigError, match="documented development key"):
+def test_production_refuses_the_dev_idp_and_the_documented_dev_key() -> None:
+    with pytest.raises(ConfigError, match="development IdP cannot run in production"):
         load_settings(REPO / "config" / "suite.yaml", mode="production")
+    with pytest.raises(ConfigError, match="documented development key"):
+        load_settings(REPO / "config" / "suite.yaml", mode="production", identity={"dev_idp": {"enabled": False}})
 
 
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:

@@ -1,6 +1,17 @@
 """Every table of the suite, imported so that Alembic sees the whole schema."""
 
+from suite.audit.tables import AuditChainHeadRow, AuditCheckpointRow, AuditRecordRow, LegalHoldRow
+from suite.auth.sessions import WebSessionRow
 from suite.auth.tables import ApiKeyRow, QuotaCounterRow
 from suite.db.engine import Base
 
-__all__ = ["ApiKeyRow", "Base", "QuotaCounterRow"]
+__all__ = [
+    "ApiKeyRow",
+    "AuditChainHeadRow",
+    "AuditCheckpointRow",
+    "AuditRecordRow",
+    "Base",
+    "LegalHoldRow",
+    "QuotaCounterRow",
+    "WebSessionRow",
+]

@@ -12,12 +12,15 @@ import structlog
 from fastapi import FastAPI
 
 from suite import __version__
+from suite.audit import AuditTrail
 from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator, TokenVerifier
+from suite.auth.login import install_browser_login
 from suite.auth.oidc import OidcVerifier
 from suite.config import Settings
 from suite.db import Database, migrate
 from suite.embeddings import EmbeddingService
 from suite.gateway import health
+from suite.gateway.audit import router as audit_router
 from suite.gateway.deps import Services
 from suite.gateway.errors import install_error_handlers
 from suite.gateway.middleware import RequestContextMiddleware
@@ -54,6 +57,7 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
         catalog=catalog,
         relay=Relay(settings.serving, client),
         embeddings=EmbeddingService(settings),
+        audit=AuditTrail(settings.audit, database, data_dir=settings.data_dir),
         started_at=time.time(),
     )
     supervisor = EngineSupervisor(settings, catalog) if manage_engines else None
@@ -61,18 +65,23 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(migrate, database)
+        await services.audit.start()
         if supervisor:
             supervisor.start(client)
         await catalog.probe_all(client)
         health_checks = asyncio.create_task(catalog.run_health_checks(client), name="health-checks")
+        purges = asyncio.create_task(services.audit.run_purges(), name="audit-purges")
         await services.embeddings.load()
         log.info("gateway started", port=settings.gateway.port, models=catalog.names)
         try:
             yield
         finally:
             health_checks.cancel()
+            purges.cancel()
             if supervisor:
                 await supervisor.stop()
+            await asyncio.gather(*services.background, return_exceptions=True)
+            await services.audit.stop()
             services.embeddings.close()
             await client.aclose()
             database.dispose()
@@ -83,8 +92,10 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(openai_router)
+    app.include_router(audit_router)
     if settings.identity.dev_idp.enabled:
         _mount_dev_idp(app, settings)
+    install_browser_login(app, settings, database, client)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
     return app
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
 
+from suite.audit import AuditTrail
 from suite.auth import ApiKeyStore, Authenticator, Policy, Principal, QuotaEnforcer
 from suite.config import Settings
 from suite.db import Database
@@ -31,7 +33,10 @@ class Services:
     catalog: ModelCatalog
     relay: Relay
     embeddings: EmbeddingService
+    audit: AuditTrail
     started_at: float
+    # Fire-and-forget work (e.g. the record of a stream the client abandoned), kept referenced until done.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def get_services(request: Request) -> Services:

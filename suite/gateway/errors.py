@@ -15,7 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from suite.errors import BackendUnavailable, QuotaExceeded, SuiteError
+from suite.audit.events import AuditEvent, principal_fields
+from suite.errors import (
+    AuditUnavailable,
+    AuthenticationFailed,
+    BackendUnavailable,
+    PermissionDenied,
+    QuotaExceeded,
+    SuiteError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +52,35 @@ def error_response(exc: SuiteError) -> JSONResponse:
 
 async def _suite_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SuiteError)
+    if isinstance(exc, AuthenticationFailed | PermissionDenied | QuotaExceeded):
+        await _record_denial(request, exc)
     return error_response(exc)
+
+
+async def _record_denial(request: Request, exc: SuiteError) -> None:
+    """Every refusal of a caller is an audit record: who (if known), what, and the rule or reason."""
+    services = request.app.state.services
+    principal = getattr(request.state, "principal", None)
+    decision = getattr(exc, "decision", None)
+    event = AuditEvent(
+        event_class="auth",
+        action="denied",
+        request_id=getattr(request.state, "request_id", None),
+        client_address=request.client.host if request.client else None,
+        route=request.url.path,
+        model=getattr(decision, "model", None),
+        decision="deny",
+        decision_rule=getattr(decision, "rule", None),
+        status="denied",
+        http_status=exc.status_code,
+        details={"reason": exc.message, "code": exc.code},
+        **principal_fields(principal),
+    )
+    try:
+        await services.audit.record(event)
+    except AuditUnavailable:
+        # The refusal stands either way; the trail's outage is logged by the trail itself.
+        log.error("denial not recorded: audit trail unavailable", request_id=event.request_id)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

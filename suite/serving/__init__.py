@@ -4,7 +4,7 @@ from suite.serving.catalog import ModelCatalog, engine_url
 from suite.serving.demo_model import build_demo_model
 from suite.serving.engine import OFFLINE_ENV, EngineProcess
 from suite.serving.pool import Backend, Pool
-from suite.serving.relay import Relay, UpstreamReply, UpstreamStream, error_event
+from suite.serving.relay import Relay, StreamTap, UpstreamReply, UpstreamStream, error_event
 from suite.serving.supervisor import EngineSupervisor
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "ModelCatalog",
     "Pool",
     "Relay",
+    "StreamTap",
     "UpstreamReply",
     "UpstreamStream",
     "build_demo_model",

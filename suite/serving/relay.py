@@ -12,17 +12,18 @@ error can never be glued onto half an event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 import structlog
 
 from suite.config import ServingSettings
-from suite.errors import BackendUnavailable, UpstreamTimeout
+from suite.errors import BackendUnavailable, SuiteError, UpstreamTimeout
 from suite.serving.pool import Backend, Pool
 
 log = structlog.get_logger(__name__)
@@ -30,13 +31,31 @@ log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
 _EVENT_END = b"\n\n"
 
-UsageHook = Callable[[dict[str, Any]], Awaitable[None]]
+_DONE = b"data: [DONE]" + _EVENT_END
 _USAGE_MARK = b'"usage":{'
 
 
-async def _take_usage(piece: bytes, on_usage: UsageHook | None, strip: bool) -> bytes:
+class StreamTap(Protocol):
+    """Watches a relayed stream for the gateway: usage, content, and the moment before [DONE].
+
+    ``finish`` runs before ``[DONE]`` is released (the audit trail's closing record); if it
+    raises a SuiteError the stream ends with that error instead of ``[DONE]``.
+    """
+
+    strip_usage: bool
+
+    def observe(self, piece: bytes) -> None: ...
+
+    async def usage(self, usage: dict[str, Any]) -> None: ...
+
+    async def finish(self, *, outcome: Literal["ok", "error"]) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
+async def _take_usage(piece: bytes, tap: StreamTap) -> bytes:
     # Only the final usage event carries a usage object; everything else passes untouched.
-    if on_usage is None or _USAGE_MARK not in piece:
+    if _USAGE_MARK not in piece:
         return piece
     kept = []
     for event in piece.split(_EVENT_END):
@@ -46,8 +65,8 @@ async def _take_usage(piece: bytes, on_usage: UsageHook | None, strip: bool) -> 
             except ValueError:
                 body = None
             if isinstance(body, dict) and isinstance(body.get("usage"), dict):
-                await on_usage(body["usage"])
-                if strip and not body.get("choices"):
+                await tap.usage(body["usage"])
+                if tap.strip_usage and not body.get("choices"):
                     continue
         kept.append(event)
     return _EVENT_END.join(kept)
@@ -88,33 +107,55 @@ class UpstreamStream:
         """Give the stream up without reading it (closes the upstream connection)."""
         await self._exits.aclose()
 
-    async def events(self, *, on_usage: UsageHook | None = None, strip_usage: bool = False) -> AsyncIterator[bytes]:
-        """The stream's bytes, cut at event boundaries; ends with an error event if the backend fails.
-
-        on_usage is awaited with the usage of the final usage event before anything after it
-        is released; strip_usage drops that event (for clients that did not ask for usage).
-        """
-        pending = b""
+    async def events(self, tap: StreamTap | None = None) -> AsyncIterator[bytes]:
+        """The stream's bytes, cut at event boundaries; ends with an error event if the backend fails."""
         try:
-            yield await _take_usage(self._first_events, on_usage, strip_usage)
-            async for chunk in self._rest:
-                pending += chunk
-                cut = pending.rfind(_EVENT_END)
-                if cut >= 0:
-                    cut += len(_EVENT_END)
-                    piece = await _take_usage(pending[:cut], on_usage, strip_usage)
-                    pending = pending[cut:]
-                    if piece:
-                        yield piece
-            if pending:
-                yield pending
+            async for complete in self._complete_events():
+                piece = complete
+                if tap is not None:
+                    piece = await _take_usage(complete, tap)
+                    tap.observe(piece)
+                if tap is not None and piece.endswith(_DONE):
+                    if head := piece[: -len(_DONE)]:
+                        yield head
+                    await tap.finish(outcome="ok")
+                    yield _DONE
+                elif piece:
+                    yield piece
             self.backend.record_success()
         except httpx.HTTPError as exc:
             self.backend.record_failure()
             log.warning("backend failed mid-stream", backend=self.backend.url, error=type(exc).__name__)
+            if tap is not None:
+                await _finish_quietly(tap)
             yield error_event("The model backend failed while streaming; the answer is incomplete.")
+        except SuiteError as exc:  # the tap refused to close (e.g. the audit trail is down)
+            yield error_event(exc.message, code=exc.code or "server_error")
+        except (asyncio.CancelledError, GeneratorExit):
+            if tap is not None:
+                tap.abandon()
+            raise
         finally:
             await self._exits.aclose()
+
+    async def _complete_events(self) -> AsyncIterator[bytes]:
+        yield self._first_events
+        pending = b""
+        async for chunk in self._rest:
+            pending += chunk
+            cut = pending.rfind(_EVENT_END)
+            if cut >= 0:
+                cut += len(_EVENT_END)
+                yield pending[:cut]
+                pending = pending[cut:]
+        if pending:
+            yield pending
+
+
+async def _finish_quietly(tap: StreamTap) -> None:
+    # The stream already failed; a failing closing record cannot make it worse.
+    with contextlib.suppress(SuiteError):
+        await tap.finish(outcome="error")
 
 
 def error_event(message: str, *, code: str = "backend_failed") -> bytes:

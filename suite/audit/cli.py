@@ -1,0 +1,249 @@
+"""`suite audit`: search, show, export, verify, purge, legal holds and key rotation.
+
+Every command that reads the trail first records that it did (class ``audit_access``), and
+shows nothing if that record cannot be written; changes are recorded as ``admin`` events.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from suite.audit.cli_support import (
+    ActionOption,
+    ClassOption,
+    CollectionOption,
+    ConfigOption,
+    DecisionOption,
+    FromOption,
+    ModelOption,
+    StatusOption,
+    SubjectOption,
+    TextOption,
+    ToOption,
+    VerdictOption,
+    fail,
+    filters_of,
+    opened,
+    print_records,
+    print_report,
+    settings_of,
+    when,
+)
+from suite.audit.keys import KeyRing, key_dir_of, load_public_keys
+from suite.audit.query import AuditQuery
+from suite.audit.retention import LegalHolds
+from suite.audit.verify import verify_database, verify_export
+
+audit_app = typer.Typer(help="The tamper-evident audit trail (compliance).", no_args_is_help=True)
+hold_app = typer.Typer(help="Legal holds: records no purge may delete.", no_args_is_help=True)
+audit_app.add_typer(hold_app, name="hold")
+
+
+@audit_app.command("query")
+def query(
+    config: ConfigOption = None,
+    time_from: FromOption = None,
+    time_to: ToOption = None,
+    subject: SubjectOption = None,
+    model: ModelOption = None,
+    collection: CollectionOption = None,
+    decision: DecisionOption = None,
+    verdict: VerdictOption = None,
+    status: StatusOption = None,
+    event_class: ClassOption = None,
+    action: ActionOption = None,
+    text: TextOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Records per page.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Continue where the previous page ended.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Search records, newest first."""
+    filters = filters_of(
+        time_from=time_from,
+        time_to=time_to,
+        subject=subject,
+        model=model,
+        collection=collection,
+        decision=decision,
+        verdict=verdict,
+        status=status,
+        event_class=event_class,
+        action=action,
+        text=text,
+    )
+    with opened(config) as ctx:
+        ctx.record("audit_access", "audit.query", filters=ctx.described(filters), cursor=cursor, limit=limit)
+        page = AuditQuery(ctx.database).search(filters, cursor=cursor, limit=limit)
+    if as_json:
+        records = [record.model_dump(mode="json") for record in page.records]
+        typer.echo(json.dumps({"records": records, "next_cursor": page.next_cursor}, indent=2, ensure_ascii=False))
+    else:
+        print_records(page.records, page.next_cursor)
+
+
+@audit_app.command("show")
+def show(
+    record_id: Annotated[str, typer.Argument(help="The record id (a UUID).")], config: ConfigOption = None
+) -> None:
+    """Print one record, with its chain fields, as JSON."""
+    with opened(config) as ctx:
+        ctx.record("audit_access", "audit.show", record_id=record_id)
+        record = AuditQuery(ctx.database).get(record_id)
+    if record is None:
+        raise fail(f"No audit record {record_id}.")
+    typer.echo(record.model_dump_json(indent=2))
+
+
+@audit_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="File to write.")],
+    fmt: Annotated[Literal["jsonl", "csv"], typer.Option("--format", help="jsonl (verifiable) or csv.")] = "jsonl",
+    config: ConfigOption = None,
+    time_from: FromOption = None,
+    time_to: ToOption = None,
+    subject: SubjectOption = None,
+    model: ModelOption = None,
+    collection: CollectionOption = None,
+    decision: DecisionOption = None,
+    verdict: VerdictOption = None,
+    status: StatusOption = None,
+    event_class: ClassOption = None,
+    action: ActionOption = None,
+    text: TextOption = None,
+) -> None:
+    """Export matching records with their chain fields and checkpoints (verify with `verify --export`)."""
+    filters = filters_of(
+        time_from=time_from,
+        time_to=time_to,
+        subject=subject,
+        model=model,
+        collection=collection,
+        decision=decision,
+        verdict=verdict,
+        status=status,
+        event_class=event_class,
+        action=action,
+        text=text,
+    )
+    with opened(config) as ctx:
+        ctx.record("audit_access", "audit.export", filters=ctx.described(filters), format=fmt)
+        count = 0
+        with out.open("w", encoding="utf-8", newline="") as target:
+            for line in AuditQuery(ctx.database).export(filters, fmt=fmt):
+                target.write(line)
+                count += 1
+    typer.echo(f"wrote {out} ({count} lines)", err=True)
+
+
+@audit_app.command("verify")
+def verify(
+    config: ConfigOption = None,
+    export_file: Annotated[
+        Path | None, typer.Option("--export", help="Verify this JSONL export instead of the database.")
+    ] = None,
+    trusted_key: Annotated[
+        list[Path] | None, typer.Option("--trusted-key", help="Trusted public key (PEM); default: the key directory.")
+    ] = None,
+) -> None:
+    """Verify hashes, links, seqs and checkpoint signatures; exit 0 only when all is intact."""
+    settings = settings_of(config)
+    try:
+        trusted = load_public_keys(trusted_key) if trusted_key else None
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc), 2) from None
+    if trusted is None:
+        trusted = KeyRing(key_dir_of(settings.audit, settings.data_dir)).public_keys()
+    if export_file is not None:
+        # A file on its own needs no database: an outside auditor can run this with the public keys.
+        report = verify_export(export_file, trusted)
+    else:
+        with opened(config) as ctx:
+            ctx.record("audit_access", "audit.verify")
+            report = verify_database(ctx.database, trusted)
+    print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("purge")
+def purge(
+    config: ConfigOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be deleted.")] = False,
+) -> None:
+    """Delete records past their retention (a prefix of the chain; legal holds stop it)."""
+    with opened(config) as ctx:
+        report = ctx.trail.purge(dry_run=dry_run, actor=getpass.getuser())
+        if dry_run or not report.purged:
+            # A purge that deleted something records itself; anything else is recorded here.
+            details = {"dry_run": dry_run, "purged": report.purged, "stopped_by": report.reason}
+            ctx.record("audit_access" if dry_run else "admin", "audit.purge", **details)
+    verb = "would delete" if dry_run else "deleted"
+    through = f" through seq {report.through_seq}" if report.through_seq is not None else ""
+    typer.echo(f"{verb} {report.purged} records{through}; stopped: {report.reason or 'end of the chain'}")
+
+
+@hold_app.command("add")
+def hold_add(
+    reason: Annotated[str, typer.Option(help="Why (case or matter reference).")],
+    subject: SubjectOption = None,
+    time_from: FromOption = None,
+    time_to: ToOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Hold the records of a subject and/or a time range from purging."""
+    with opened(config) as ctx:
+        hold = LegalHolds(ctx.database).add(
+            reason=reason,
+            created_by=getpass.getuser(),
+            subject=subject,
+            time_from=when(time_from),
+            time_to=when(time_to),
+        )
+        ctx.record("admin", "audit.hold.add", hold_id=hold.id, subject=subject, reason=reason)
+    typer.echo(f"legal hold {hold.id} added")
+
+
+@hold_app.command("list")
+def hold_list(
+    config: ConfigOption = None,
+    include_released: Annotated[bool, typer.Option("--all", help="Include released holds.")] = False,
+) -> None:
+    """List legal holds."""
+    from rich.console import Console
+    from rich.table import Table
+
+    with opened(config) as ctx:
+        holds = LegalHolds(ctx.database).list(include_released=include_released)
+    table = Table("id", "subject", "from", "to", "reason", "by", "created", "released")
+    for hold in holds:
+        times = [t.isoformat(timespec="seconds") if t else "" for t in (hold.time_from, hold.time_to)]
+        released = hold.released_at.isoformat(timespec="seconds") if hold.released_at else ""
+        created = hold.created_at.isoformat(timespec="seconds")
+        table.add_row(str(hold.id), hold.subject or "(all)", *times, hold.reason, hold.created_by, created, released)
+    Console().print(table)
+
+
+@hold_app.command("release")
+def hold_release(
+    hold_id: Annotated[int, typer.Argument(help="The hold id shown by `hold list`.")], config: ConfigOption = None
+) -> None:
+    """Release a legal hold; its records may be purged again once past retention."""
+    with opened(config) as ctx:
+        hold = LegalHolds(ctx.database).release(hold_id)
+        ctx.record("admin", "audit.hold.release", hold_id=hold.id)
+    typer.echo(f"legal hold {hold.id} released")
+
+
+@audit_app.command("rotate-key")
+def rotate_key(config: ConfigOption = None) -> None:
+    """Sign the head with the current key, then start signing with a new one (old public keys stay)."""
+    with opened(config) as ctx:
+        key = ctx.trail.rotate_signing_key()
+        ctx.record("admin", "audit.rotate_key", key_id=key.key_id)
+        key_dir = ctx.trail.keys.key_dir
+    typer.echo(f"new signing key {key.key_id} in {key_dir}")

@@ -1,0 +1,108 @@
+"""Exports: the matching records with their chain fields, and the checkpoints that prove them.
+
+JSONL (verifiable on its own, see ``verify_export``): a header line, one line per record in seq
+order, then the checkpoints from just before the first record to the last. When only a time
+range is given, the export is the whole stretch of the chain between the first and the last
+matching record, so it is contiguous and verifies link by link; other filters give a selection,
+whose records verify one by one (and those at a checkpoint are proven by it).
+
+CSV is for reading in a spreadsheet: one row per record and per checkpoint (``type`` column),
+lists and objects as JSON, and cells that a spreadsheet would evaluate as a formula prefixed
+with ``'`` (OWASP's advice against CSV injection; prompts are user input). Verify the JSONL.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+
+from suite.audit.chain import RECORD_FIELDS, format_time, from_row
+from suite.audit.filters import AuditFilters, conditions
+from suite.audit.ledger import snapshot
+from suite.audit.tables import AuditCheckpointRow, AuditRecordRow
+from suite.db import Database
+
+ExportFormat = Literal["jsonl", "csv"]
+EXPORT_FORMAT = "suite-audit-export"
+_CHECKPOINT_FIELDS = ("seq", "time", "head_hash", "key_id", "signature", "kind")
+_CSV_COLUMNS = ("type", *RECORD_FIELDS, "head_hash", "key_id", "signature", "kind")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_lines(database: Database, filters: AuditFilters, *, fmt: ExportFormat = "jsonl") -> Iterator[str]:
+    """Lines of an export (each ending in a newline), read from one consistent snapshot."""
+    with snapshot(database) as session:
+        where = conditions(filters, dialect=database.engine.dialect.name)
+        records = select(*AuditRecordRow.__table__.columns)
+        contiguous = filters.time_only
+        if contiguous and where:
+            low, high = session.execute(
+                select(func.min(AuditRecordRow.seq), func.max(AuditRecordRow.seq)).where(*where)
+            ).one()
+            records = records.where(AuditRecordRow.seq.between(low, high)) if low is not None else records.where(*where)
+        else:
+            records = records.where(*where)
+        header = {
+            "type": "header",
+            "format": EXPORT_FORMAT,
+            "version": 1,
+            "exported_at": format_time(datetime.now(UTC)),
+            "filters": filters.describe(),
+            "contiguous": contiguous,
+        }
+        if fmt == "jsonl":
+            yield _json_line(header)
+        else:
+            yield _csv_line(_CSV_COLUMNS)
+        first: int | None = None
+        last: int | None = None
+        result = session.execute(records.order_by(AuditRecordRow.seq).execution_options(yield_per=1000))
+        try:
+            for row in result:
+                fields = from_row(row._mapping)
+                first = fields["seq"] if first is None else first
+                last = fields["seq"]
+                yield _json_line({"type": "record", **fields}) if fmt == "jsonl" else _csv_record(fields)
+        finally:
+            result.close()  # also when the reader stops early: no server-side cursor outlives the session
+        if first is None or last is None:
+            return
+        checkpoints = select(AuditCheckpointRow).where(AuditCheckpointRow.seq.between(first - 1, last))
+        for checkpoint in session.scalars(checkpoints.order_by(AuditCheckpointRow.seq, AuditCheckpointRow.id)):
+            item = {name: getattr(checkpoint, name) for name in _CHECKPOINT_FIELDS}
+            item["time"] = format_time(checkpoint.time)
+            yield _json_line({"type": "checkpoint", **item}) if fmt == "jsonl" else _csv_checkpoint(item)
+
+
+def _json_line(item: dict[str, Any]) -> str:
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def _csv_line(values: tuple[str, ...] | list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_record(fields: dict[str, Any]) -> str:
+    return _csv_line(["record", *(_cell(fields[name]) for name in RECORD_FIELDS), "", "", "", ""])
+
+
+def _csv_checkpoint(item: dict[str, Any]) -> str:
+    values = {"type": "checkpoint", **{name: _cell(value) for name, value in item.items()}}
+    return _csv_line([values.get(column, "") for column in _CSV_COLUMNS])

@@ -1,0 +1,281 @@
+"""Browser login for the web chat and the consoles: OpenID Connect, then a server-side session.
+
+The authorization code flow with PKCE (S256), ``state`` and ``nonce`` is authlib's Starlette
+client, registered from the issuer's discovery document. At the callback authlib checks the
+state, redeems the code and validates the ID token (signature, ``iss``, ``aud`` = our client
+id, ``exp``, nonce); the access token is validated like any bearer token (``OidcVerifier``)
+so that roles and groups only it carries count too. The user then gets a session cookie
+(``suite.auth.browser``) and the API keeps using bearer tokens and API keys.
+
+    GET  /auth/login?next=/path   to the IdP; back to next (a local path) afterwards
+    GET  /auth/callback           the IdP's redirect: session created, cookie set
+    POST /auth/logout             CSRF-protected; session deleted, then the IdP's end-session endpoint
+    GET  /auth/me                 who is signed in, and the session's CSRF token
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import Annotated, Any
+
+import httpx
+import structlog
+from authlib.integrations.base_client import (  # type: ignore[import-untyped, unused-ignore]
+    MismatchingStateError,
+    OAuthError,
+)
+from authlib.integrations.starlette_client import OAuth  # type: ignore[import-untyped, unused-ignore]
+from fastapi import APIRouter, FastAPI, Query, Request
+from joserfc.errors import JoseError
+from pydantic import BaseModel, Field
+from starlette.responses import RedirectResponse, Response
+
+from suite.auth.browser import (
+    BrowserLogin,
+    LoginTransactionMiddleware,
+    WebSessionDep,
+    browser_login,
+    check_csrf,
+    clear_session_cookie,
+    external_url,
+    failure_response,
+    login_secret_key,
+    lookup_session,
+    safe_next,
+    session_cookie,
+    set_session_cookie,
+)
+from suite.auth.claims import principal_from_claims
+from suite.auth.oidc import OidcVerifier
+from suite.auth.principal import AuthMethod, Principal
+from suite.auth.sessions import WebSession, WebSessionStore
+from suite.config import Settings
+from suite.db import Database
+from suite.errors import AuthenticationFailed, InvalidRequest, SuiteError, UpstreamError
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(prefix="/auth", tags=["browser login"])
+
+_SCOPE = "openid profile email"
+_NEXT = "suite_next"  # where to go after the login, kept in the login-transaction cookie
+_NO_IDP = "Browser sign-in is not available: set identity.oidc.issuer or enable identity.dev_idp."
+_UNREACHABLE = "The identity provider could not be reached or answered unusably: try again later."
+_STATE_MISMATCH = "This sign-in was not started in this browser or took too long (state mismatch): sign in again."
+
+
+def _idp_failures() -> tuple[type[Exception], ...]:
+    """What a broken or unreachable IdP raises through authlib: HTTP errors, unusable JSON, missing metadata."""
+    failures: list[type[Exception]] = [httpx.HTTPError, ValueError, RuntimeError]
+    try:
+        # authlib's HTTP client is built on httpx2 where it is installed (it is, via openai), else on httpx.
+        import httpx2
+    except ImportError:  # pragma: no cover
+        return tuple(failures)
+    return (*failures, httpx2.HTTPError)
+
+
+_IDP_FAILURES = _idp_failures()
+
+
+class SessionInfo(BaseModel):
+    """The signed-in user, as web pages show it."""
+
+    subject: str
+    name: str
+    roles: list[str]
+    groups: list[str]
+    auth_method: AuthMethod
+    csrf_token: str = Field(description="Send back as form field csrf_token or header X-CSRF-Token on state changes.")
+
+
+@router.get("/login", summary="Sign in through the identity provider", response_class=RedirectResponse)
+async def login(request: Request, next_path: Annotated[str | None, Query(alias="next")] = None) -> Response:
+    """Send the browser to the IdP; after signing in it returns to ``next`` (a local path, else /)."""
+    state = browser_login(request)
+    target = safe_next(next_path)
+    if await lookup_session(request) is not None:
+        return RedirectResponse(target, status_code=303)
+    if state.oauth is None:
+        return failure_response(request, AuthenticationFailed(_NO_IDP))
+    try:
+        metadata = await state.oauth.load_server_metadata()
+        if metadata.get("issuer") != state.issuer:
+            raise ValueError(f"the discovery document names the issuer {metadata.get('issuer')!r}")
+        response: Response = await state.oauth.authorize_redirect(request, external_url(request, "/auth/callback"))
+    except _IDP_FAILURES as exc:
+        log.warning("identity provider unusable", issuer=state.issuer, error=str(exc) or type(exc).__name__)
+        return failure_response(request, UpstreamError(_UNREACHABLE))
+    request.session[_NEXT] = target
+    return response
+
+
+@router.get("/callback", include_in_schema=False)
+async def callback(request: Request) -> Response:
+    """The IdP's redirect after the login: on success a new session, its cookie, and on to ``next``."""
+    state = browser_login(request)
+    target = safe_next(request.session.get(_NEXT))
+    try:
+        principal, id_token = await _complete_login(state, request)
+    except SuiteError as error:
+        return failure_response(request, error)
+    finally:
+        request.session.clear()  # the login transaction is over either way
+    previous = session_cookie(request)
+    if previous:
+        # A login never continues an older session (session fixation).
+        await state.sessions.delete(previous)
+    cookie, session = await state.sessions.create(principal, id_token=id_token)
+    log.info("browser login", subject=principal.subject, session=session.session_id[:12])
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, request, state.settings, cookie)
+    return response
+
+
+@router.post("/logout", summary="Sign out", response_class=RedirectResponse)
+async def logout(request: Request) -> Response:
+    """End the session (the form must carry its ``csrf_token``), then sign out at the IdP, which returns to /."""
+    state = browser_login(request)
+    session = await lookup_session(request)
+    target = "/"
+    cookie = session_cookie(request)
+    if session is not None and cookie is not None:
+        await check_csrf(request, session)
+        await state.sessions.delete(cookie)
+        log.info("browser logout", subject=session.principal.subject, session=session.session_id[:12])
+        target = await _end_session_url(state, request, session) or "/"
+    response = RedirectResponse(target, status_code=303)
+    clear_session_cookie(response, request, state.settings)
+    return response
+
+
+@router.get("/me", summary="The signed-in user")
+async def me(session: WebSessionDep, response: Response) -> SessionInfo:
+    """Who is signed in (401 otherwise), with the CSRF token pages embed in their forms."""
+    response.headers["cache-control"] = "no-store"
+    principal = session.principal
+    return SessionInfo(
+        subject=principal.subject,
+        name=principal.name,
+        roles=sorted(principal.roles),
+        groups=sorted(principal.groups),
+        auth_method=principal.auth_method,
+        csrf_token=session.csrf_token,
+    )
+
+
+async def _complete_login(state: BrowserLogin, request: Request) -> tuple[Principal, str]:
+    """State, code and ID token checked (authlib); the principal and the ID token, or a SuiteError saying why."""
+    if state.oauth is None:
+        raise AuthenticationFailed(_NO_IDP)
+    error = request.query_params.get("error")
+    if error:
+        description = request.query_params.get("error_description")
+        detail = f"{error}: {description}" if description else error
+        raise AuthenticationFailed(f"The identity provider refused the sign-in ({detail[:200]}).")
+    oidc = state.settings.identity.oidc
+    # authlib checks the nonce and at_hash itself, but not that the ID token is meant for us (aud).
+    options = {"iss": {"essential": True, "value": state.issuer}, "aud": {"essential": True, "value": oidc.client_id}}
+    try:
+        token = await state.oauth.authorize_access_token(request, claims_options=options, leeway=oidc.leeway_s)
+    except MismatchingStateError:
+        raise InvalidRequest(_STATE_MISMATCH) from None
+    except OAuthError as exc:
+        raise AuthenticationFailed(f"The identity provider did not accept the sign-in ({exc.error}).") from None
+    except JoseError as exc:
+        raise AuthenticationFailed(f"The identity provider's ID token is invalid ({exc.error}).") from None
+    except _IDP_FAILURES as exc:
+        log.warning("identity provider unusable", issuer=state.issuer, error=str(exc) or type(exc).__name__)
+        raise UpstreamError(_UNREACHABLE) from None
+    claims, id_token = token.get("userinfo"), token.get("id_token")
+    if not isinstance(claims, dict) or not isinstance(id_token, str):
+        raise AuthenticationFailed("The identity provider sent no ID token: the client needs the 'openid' scope.")
+    return await _principal(state, claims, token.get("access_token")), id_token
+
+
+async def _principal(state: BrowserLogin, id_claims: dict[str, Any], access_token: Any) -> Principal:
+    """The principal of the ID token, plus the roles and groups of the access token when that one validates."""
+    oidc = state.settings.identity.oidc
+    principal = principal_from_claims(id_claims, oidc, auth_method="session")
+    # An opaque access token (not a JWT) cannot be read; the ID token alone then decides.
+    if state.access_tokens is None or not isinstance(access_token, str) or access_token.count(".") != 2:
+        return principal
+    try:
+        extra = principal_from_claims(await state.access_tokens.verify(access_token), oidc, auth_method="session")
+    except AuthenticationFailed as exc:
+        # Unverified claims never count; the login goes on with what the verified ID token says.
+        log.warning("login access token not used", subject=principal.subject, reason=exc.message)
+        return principal
+    if extra.subject != principal.subject:
+        log.warning("login access token not used", subject=principal.subject, reason="another subject")
+        return principal
+    return dataclasses.replace(principal, roles=principal.roles | extra.roles, groups=principal.groups | extra.groups)
+
+
+async def _end_session_url(state: BrowserLogin, request: Request, session: WebSession) -> str | None:
+    """The IdP's RP-initiated logout URL (back to our root afterwards); None when the IdP has none or is down."""
+    if state.oauth is None:
+        return None
+    try:
+        metadata = await state.oauth.load_server_metadata()
+        if not metadata.get("end_session_endpoint"):
+            return None
+        # The state is not checked on return (the root page is no callback); the IdP echoes it back.
+        logout = await state.oauth.create_logout_url(
+            post_logout_redirect_uri=external_url(request, "/"),
+            id_token_hint=session.id_token,
+            state=secrets.token_urlsafe(16),
+            client_id=state.settings.identity.oidc.client_id,
+        )
+    except _IDP_FAILURES as exc:
+        # The local session is gone already; the IdP's own session ends when it next expires.
+        log.warning("identity provider logout skipped", issuer=state.issuer, error=str(exc) or type(exc).__name__)
+        return None
+    url: str = logout["url"]
+    return url
+
+
+def install_browser_login(app: FastAPI, settings: Settings, database: Database, http_client: httpx.AsyncClient) -> None:
+    """Add browser login to the gateway: the /auth routes, the login-transaction cookie, the session store.
+
+    Call from the app factory before the app starts (middleware cannot be added later). Without
+    an IdP (no ``identity.oidc.issuer``, dev IdP off) the routes exist and sign-in says why not.
+    """
+    issuer = settings.oidc_issuer
+    oidc = settings.identity.oidc.model_copy(update={"issuer": issuer})
+    app.state.browser_login = BrowserLogin(
+        settings=settings,
+        sessions=WebSessionStore(database, settings.identity.session),
+        oauth=_oauth_client(settings, issuer) if issuer else None,
+        access_tokens=OidcVerifier(oidc, http_client) if issuer else None,
+        issuer=issuer,
+    )
+    app.include_router(router)
+    app.add_middleware(
+        LoginTransactionMiddleware,
+        secret_key=login_secret_key(settings),
+        secure_cookie=settings.identity.session.secure_cookie,
+    )
+    if issuer is None:
+        log.info("browser login unavailable: no identity provider configured")
+
+
+def _oauth_client(settings: Settings, issuer: str) -> Any:
+    """authlib's Starlette client for our IdP, configured from its discovery document on first use."""
+    oidc = settings.identity.oidc
+    return OAuth().register(
+        name="suite",
+        client_id=oidc.client_id,
+        client_secret=oidc.client_secret,
+        server_metadata_url=issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_kwargs={
+            "scope": _SCOPE,
+            "code_challenge_method": "S256",
+            # A public client (no secret) proves itself with PKCE alone.
+            "token_endpoint_auth_method": "client_secret_basic" if oidc.client_secret else "none",
+            # Air-gapped: never a proxy from the environment.
+            "trust_env": False,
+            "timeout": 10.0,
+        },
+    )

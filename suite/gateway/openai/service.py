@@ -1,0 +1,218 @@
+"""One model request on its way through the gateway: relay, token accounting, audit records.
+
+Every chat or completion request leaves an audit record before its answer is released:
+a non-streamed answer after its record is durable, a stream with an opening record
+before the upstream call and a closing record before ``[DONE]``. If the audit trail
+cannot record, the answer is not delivered (fail closed) unless settings say otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Coroutine
+from typing import Any, Literal, TypeVar
+
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+
+from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
+from suite.auth import Decision, Principal
+from suite.errors import ClientDisconnected, SuiteError
+from suite.gateway.deps import Services
+from suite.gateway.openai.protocol import ChatCompletionRequest, CompletionRequest
+from suite.serving import Pool, UpstreamReply, UpstreamStream
+
+_T = TypeVar("_T")
+_STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class ModelCall:
+    """A chat or completion request: forwards it, charges its tokens, records it. Also the stream's tap."""
+
+    def __init__(
+        self,
+        services: Services,
+        request: Request,
+        principal: Principal,
+        pool: Pool,
+        decision: Decision,
+        *,
+        action: Literal["chat.completions", "completions"],
+        request_id: str,
+    ) -> None:
+        self._services = services
+        self._request = request
+        self._principal = principal
+        self._pool = pool
+        self._decision = decision
+        self._action = action
+        self._request_id = request_id
+        self._started = time.perf_counter()
+        self._content = content_policy_for(services.settings.audit, route=decision.route, model=pool.model)
+        self._prompt: str | None = None
+        self._answer: list[str] = []
+        self._usage: dict[str, Any] = {}
+        self._backend: str | None = None
+        self.strip_usage = True
+
+    async def forward(self, body: ChatCompletionRequest | CompletionRequest) -> Response:
+        """Send the request to the pool and answer the client once the record is durable."""
+        self._prompt = _prompt_text(body) if self._content != "none" else None
+        # Only what the client set goes on, so vLLM applies its own defaults; the alias becomes the pool's model.
+        payload = body.model_dump(exclude_unset=True)
+        payload["model"] = self._pool.model
+        path = "/v1/chat/completions" if self._action == "chat.completions" else "/v1/completions"
+        relay = self._services.relay
+        if not body.stream:
+            reply = await self._upstream(relay.post(self._pool, path, _json(payload), request_id=self._request_id))
+            return await self._deliver(reply)
+        # Usage is always asked of the backend (quotas and audit need it) and dropped again
+        # for clients that did not ask for it themselves.
+        self.strip_usage = not (body.stream_options and body.stream_options.include_usage)
+        payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
+        await self._record(action_suffix=".open", status="started")
+        opened = await self._upstream(relay.stream(self._pool, path, _json(payload), request_id=self._request_id))
+        if isinstance(opened, UpstreamReply):
+            return await self._deliver(opened)
+        self._backend = opened.backend.url
+        return StreamingResponse(opened.events(self), media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+    async def _upstream(self, work: Coroutine[Any, Any, _T]) -> _T:
+        try:
+            return await _unless_disconnected(self._request, work)
+        except SuiteError as exc:
+            await self._record(status="error", http_status=exc.status_code, details={"error": exc.code})
+            raise
+
+    async def _deliver(self, reply: UpstreamReply) -> Response:
+        self._backend = reply.backend
+        if reply.status_code == 200:
+            body = json.loads(reply.content)
+            await self.usage(body.get("usage") or {})
+            self._answer = _answer_texts(body)
+        status: Literal["ok", "error"] = "ok" if reply.status_code == 200 else "error"
+        await self._record(status=status, http_status=reply.status_code)
+        return Response(reply.content, status_code=reply.status_code, media_type="application/json")
+
+    # ---- StreamTap -------------------------------------------------------------------
+
+    def observe(self, piece: bytes) -> None:
+        """Collect the streamed answer text (only when the content policy keeps something)."""
+        if self._content == "none":
+            return
+        for event in piece.split(b"\n\n"):
+            if event.startswith(b"data: {"):
+                self._answer += _answer_texts(json.loads(event[6:]), delta=True)
+
+    async def usage(self, usage: dict[str, Any]) -> None:
+        """Take the backend's token usage and charge it to the caller's quota."""
+        self._usage = usage
+        tokens = usage.get("total_tokens")
+        if isinstance(tokens, int):
+            await self._services.quotas.charge_tokens(self._principal, tokens)
+
+    async def finish(self, *, outcome: Literal["ok", "error"]) -> None:
+        """The closing record, written before [DONE] is released."""
+        await self._record(status=outcome, http_status=200)
+
+    def abandon(self) -> None:
+        """The client went away mid-stream: record that, without holding anything up."""
+        task = asyncio.create_task(self._record(status="error", details={"error": "client_disconnected"}))
+        self._services.background.add(task)
+        task.add_done_callback(self._services.background.discard)
+
+    # ---- the record ------------------------------------------------------------------
+
+    async def _record(
+        self,
+        *,
+        status: Literal["ok", "error", "started"],
+        action_suffix: str = "",
+        http_status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        answer = "".join(self._answer) if status != "started" else None
+        event = AuditEvent(
+            event_class="model_request",
+            action=self._action + action_suffix,
+            request_id=self._request_id,
+            client_address=self._request.client.host if self._request.client else None,
+            route=self._request.url.path,
+            model=self._pool.model,
+            backend=self._backend,
+            decision="allow",
+            decision_rule=self._decision.rule,
+            status=status,
+            http_status=http_status,
+            prompt_tokens=self._usage.get("prompt_tokens"),
+            completion_tokens=self._usage.get("completion_tokens"),
+            latency_ms=round((time.perf_counter() - self._started) * 1000, 1),
+            content_policy=self._content,
+            prompt=apply_content_policy(self._content, self._prompt),
+            answer=apply_content_policy(self._content, answer or None),
+            details=details or {},
+            **principal_fields(self._principal),
+        )
+        await self._services.audit.record(event)
+
+
+def _json(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def _prompt_text(body: ChatCompletionRequest | CompletionRequest) -> str:
+    if isinstance(body, ChatCompletionRequest):
+        lines = []
+        for message in body.messages:
+            if isinstance(message.content, list):
+                text = " ".join(str(part.get("text", "")) for part in message.content if part.get("type") == "text")
+            else:
+                text = message.content or ""
+            lines.append(f"{message.role}: {text}")
+        return "\n".join(lines)
+    prompt = body.prompt
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(p if isinstance(p, str) else json.dumps(p) for p in prompt)
+
+
+def _answer_texts(body: Any, *, delta: bool = False) -> list[str]:
+    texts: list[str] = []
+    if not isinstance(body, dict):
+        return texts
+    for choice in body.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("delta" if delta else "message") or {}
+        text = message.get("content") if isinstance(message, dict) else None
+        text = text if isinstance(text, str) else choice.get("text")
+        if isinstance(text, str):
+            texts.append(text)
+    return texts
+
+
+async def _unless_disconnected(request: Request, work: Coroutine[Any, Any, _T]) -> _T:
+    """Run work, cancelling it (and so the upstream request) if the client goes away first."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    try:
+        result = await task
+    except asyncio.CancelledError:
+        raise ClientDisconnected("The client closed the connection.") from None
+    if isinstance(result, UpstreamStream):  # finished just as the client left
+        await result.aclose()
+    raise ClientDisconnected("The client closed the connection.")
+
+
+async def _wait_for_disconnect(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
