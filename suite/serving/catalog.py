@@ -79,7 +79,9 @@ class ModelCatalog:
 
     async def _probe(self, client: httpx.AsyncClient, backend: Backend) -> None:
         try:
-            response = await client.get(f"{backend.url}/health", timeout=self._settings.connect_timeout_s)
+            # A loaded engine may answer slowly; connecting is what must be quick.
+            timeout = httpx.Timeout(5.0, connect=self._settings.connect_timeout_s)
+            response = await client.get(f"{backend.url}/health", timeout=timeout)
             passed = response.status_code == 200
         except httpx.HTTPError:
             passed = False

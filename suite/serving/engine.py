@@ -135,7 +135,7 @@ class EngineProcess:
                 await self._process.wait()
             except (RuntimeError, TimeoutError, OSError) as exc:
                 log.error("engine failed", model=self.model.name, port=self.port, error=str(exc))
-            self.backend.record_health(False)
+            self.backend.mark_down()
             await self._terminate()
             if self._stopping:
                 return

@@ -23,6 +23,9 @@ class Backend:
     threshold: int = 3
     open_s: float = 15.0
     healthy: bool = False
+    # Consecutive failed probes before a healthy backend is taken out: one slow probe under load is no outage.
+    probe_failures_to_mark_down: int = 2
+    failed_probes: int = 0
     in_flight: int = 0
     consecutive_failures: int = 0
     open_until: float | None = None
@@ -45,10 +48,17 @@ class Backend:
 
     def record_health(self, passed: bool) -> None:
         """Apply a health-check result; a passing probe after the open period closes the circuit half-way."""
-        self.healthy = passed
+        self.failed_probes = 0 if passed else self.failed_probes + 1
+        if passed or self.failed_probes >= self.probe_failures_to_mark_down:
+            self.healthy = passed
         if passed and self.open_until is not None and time.monotonic() >= self.open_until:
             self.open_until = None
             self.consecutive_failures = self.threshold - 1
+
+    def mark_down(self) -> None:
+        """Take the backend out at once (its process is known to be gone)."""
+        self.healthy = False
+        self.failed_probes = self.probe_failures_to_mark_down
 
     @contextmanager
     def lease(self) -> Iterator[Backend]:

@@ -29,10 +29,26 @@ def test_equal_load_is_shared() -> None:
     assert picked == {"a", "b"}
 
 
+def test_one_slow_probe_is_not_an_outage_but_two_are() -> None:
+    (a,) = backends("a")
+    a.record_health(False)
+    assert a.available
+    a.record_health(False)
+    assert not a.available
+    a.record_health(True)
+    assert a.available
+
+
+def test_a_backend_marked_down_is_out_at_once() -> None:
+    (a,) = backends("a")
+    a.mark_down()
+    assert not a.available
+
+
 def test_unhealthy_and_excluded_backends_are_skipped() -> None:
     a, b = backends("a", "b")
     pool = Pool("m", [a, b])
-    a.record_health(False)
+    a.mark_down()
     assert all(pool.pick() is b for _ in range(3))
     assert pool.pick(exclude={"b"}) is None
     assert not Pool("m", [a]).ready
@@ -73,5 +89,6 @@ def test_failing_probe_keeps_circuit_open() -> None:
     (a,) = backends("a", threshold=1, open_s=0.01)
     a.record_failure()
     time.sleep(0.02)
+    a.record_health(False)
     a.record_health(False)
     assert not a.available

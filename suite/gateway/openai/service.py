@@ -53,6 +53,8 @@ class ModelCall:
         self._content = content_policy_for(services.settings.audit, route=decision.route, model=pool.model)
         self._prompt: str | None = None
         self._answer: list[str] = []
+        # Streamed events are kept raw and parsed once at the end, off the per-chunk path.
+        self._streamed: list[bytes] = []
         self._usage: dict[str, Any] = {}
         self._backend: str | None = None
         self.strip_usage = True
@@ -99,12 +101,9 @@ class ModelCall:
     # ---- StreamTap -------------------------------------------------------------------
 
     def observe(self, piece: bytes) -> None:
-        """Collect the streamed answer text (only when the content policy keeps something)."""
-        if self._content == "none":
-            return
-        for event in piece.split(b"\n\n"):
-            if event.startswith(b"data: {"):
-                self._answer += _answer_texts(json.loads(event[6:]), delta=True)
+        """Keep the streamed events (only when the content policy keeps something of the answer)."""
+        if self._content != "none":
+            self._streamed.append(piece)
 
     async def usage(self, usage: dict[str, Any]) -> None:
         """Take the backend's token usage and charge it to the caller's quota."""
@@ -133,6 +132,9 @@ class ModelCall:
         http_status: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
+        if self._streamed:
+            self._answer = _streamed_texts(b"".join(self._streamed))
+            self._streamed = []
         answer = "".join(self._answer) if status != "started" else None
         event = AuditEvent(
             event_class="model_request",
@@ -176,6 +178,14 @@ def _prompt_text(body: ChatCompletionRequest | CompletionRequest) -> str:
     if isinstance(prompt, str):
         return prompt
     return "\n".join(p if isinstance(p, str) else json.dumps(p) for p in prompt)
+
+
+def _streamed_texts(events: bytes) -> list[str]:
+    texts: list[str] = []
+    for event in events.split(b"\n\n"):
+        if event.startswith(b"data: {"):
+            texts += _answer_texts(json.loads(event[6:]), delta=True)
+    return texts
 
 
 def _answer_texts(body: Any, *, delta: bool = False) -> list[str]:
