@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 import structlog
@@ -31,6 +31,7 @@ from joserfc.errors import JoseError
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
+from suite.audit.events import AuditEvent, principal_fields
 from suite.auth.browser import (
     BrowserLogin,
     LoginTransactionMiddleware,
@@ -52,7 +53,7 @@ from suite.auth.principal import AuthMethod, Principal
 from suite.auth.sessions import WebSession, WebSessionStore
 from suite.config import Settings
 from suite.db import Database
-from suite.errors import AuthenticationFailed, InvalidRequest, SuiteError, UpstreamError
+from suite.errors import AuditUnavailable, AuthenticationFailed, InvalidRequest, SuiteError, UpstreamError
 
 log = structlog.get_logger(__name__)
 
@@ -119,6 +120,7 @@ async def callback(request: Request) -> Response:
     try:
         principal, id_token = await _complete_login(state, request)
     except SuiteError as error:
+        await _audit(request, "login", None, status="denied", details={"reason": error.message})
         return failure_response(request, error)
     finally:
         request.session.clear()  # the login transaction is over either way
@@ -128,6 +130,7 @@ async def callback(request: Request) -> Response:
         await state.sessions.delete(previous)
     cookie, session = await state.sessions.create(principal, id_token=id_token)
     log.info("browser login", subject=principal.subject, session=session.session_id[:12])
+    await _audit(request, "login", principal, status="ok", details={"session": session.session_id[:12]})
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, state.settings, cookie)
     return response
@@ -144,10 +147,36 @@ async def logout(request: Request) -> Response:
         await check_csrf(request, session)
         await state.sessions.delete(cookie)
         log.info("browser logout", subject=session.principal.subject, session=session.session_id[:12])
+        await _audit(request, "logout", session.principal, status="ok", details={"session": session.session_id[:12]})
         target = await _end_session_url(state, request, session) or "/"
     response = RedirectResponse(target, status_code=303)
     clear_session_cookie(response, request, state.settings)
     return response
+
+
+async def _audit(
+    request: Request,
+    action: str,
+    principal: Principal | None,
+    *,
+    status: Literal["ok", "denied"],
+    details: dict[str, Any],
+) -> None:
+    # Logins and logouts are on the audit trail; the login stands even if the trail is down (it is logged there).
+    event = AuditEvent(
+        event_class="auth",
+        action=action,
+        request_id=getattr(request.state, "request_id", None),
+        client_address=request.client.host if request.client else None,
+        route=request.url.path,
+        status=status,
+        details=details,
+        **principal_fields(principal),
+    )
+    try:
+        await request.app.state.services.audit.record(event)
+    except AuditUnavailable:
+        log.error("login event not recorded: audit trail unavailable", action=action)
 
 
 @router.get("/me", summary="The signed-in user")

@@ -6,7 +6,6 @@ Every call is itself recorded (event class "audit_access"), before the data leav
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -33,35 +32,8 @@ class RecordNotFound(SuiteError):
     code = "record_not_found"
 
 
-def _filters(
-    time_from: Annotated[datetime | None, Query(description="Inclusive, ISO 8601.")] = None,
-    time_to: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
-    subject: str | None = None,
-    model: str | None = None,
-    collection: str | None = None,
-    decision: Literal["allow", "deny"] | None = None,
-    verdict: Annotated[str | None, Query(description="NAME, OUTCOME or NAME:OUTCOME of a guardrail verdict.")] = None,
-    status: str | None = None,
-    event_class: str | None = None,
-    action: str | None = None,
-    text: Annotated[str | None, Query(description="Substring of the stored prompt or answer.")] = None,
-) -> AuditFilters:
-    return AuditFilters(
-        time_from=time_from,
-        time_to=time_to,
-        subject=subject,
-        model=model,
-        collection=collection,
-        decision=decision,
-        verdict=verdict,
-        status=status,
-        event_class=event_class,
-        action=action,
-        text=text,
-    )
-
-
-FiltersDep = Annotated[AuditFilters, Depends(_filters)]
+# The filters' fields are the query parameters.
+FiltersDep = Annotated[AuditFilters, Depends(AuditFilters)]
 
 
 async def _record_access(

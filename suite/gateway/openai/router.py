@@ -57,10 +57,9 @@ async def chat_completions(
     request_id: RequestIdDep,
 ) -> Response:
     """Chat completion, streamed as server-sent events when ``stream`` is true."""
-    pool = services.catalog.pool_for(body.model)
-    decision = services.policy.require(principal, "chat", model=pool.model)
-    await services.quotas.admit(principal)
-    call = ModelCall(services, request, principal, pool, decision, action="chat.completions", request_id=request_id)
+    call = await ModelCall.admit(
+        services, request, principal, body.model, action="chat.completions", request_id=request_id
+    )
     return await call.forward(body)
 
 
@@ -73,10 +72,7 @@ async def completions(
     request_id: RequestIdDep,
 ) -> Response:
     """Text completion (legacy API), streamed when ``stream`` is true."""
-    pool = services.catalog.pool_for(body.model)
-    decision = services.policy.require(principal, "completions", model=pool.model)
-    await services.quotas.admit(principal)
-    call = ModelCall(services, request, principal, pool, decision, action="completions", request_id=request_id)
+    call = await ModelCall.admit(services, request, principal, body.model, action="completions", request_id=request_id)
     return await call.forward(body)
 
 

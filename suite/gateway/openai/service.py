@@ -59,6 +59,24 @@ class ModelCall:
         self._backend: str | None = None
         self.strip_usage = True
 
+    @classmethod
+    async def admit(
+        cls,
+        services: Services,
+        request: Request,
+        principal: Principal,
+        model: str,
+        *,
+        action: Literal["chat.completions", "completions"],
+        request_id: str,
+    ) -> ModelCall:
+        """Resolve the model's pool, check the policy and the caller's quota; then the call may go ahead."""
+        pool = services.catalog.pool_for(model)
+        route: Literal["chat", "completions"] = "chat" if action == "chat.completions" else "completions"
+        decision = services.policy.require(principal, route, model=pool.model)
+        await services.quotas.admit(principal)
+        return cls(services, request, principal, pool, decision, action=action, request_id=request_id)
+
     async def forward(self, body: ChatCompletionRequest | CompletionRequest) -> Response:
         """Send the request to the pool and answer the client once the record is durable."""
         self._prompt = _prompt_text(body) if self._content != "none" else None

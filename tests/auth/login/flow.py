@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ import httpx
 from fastapi import FastAPI
 
 from suite.auth.browser import CsrfDep, SessionPrincipalDep
-from suite.auth.login import install_browser_login
 from suite.auth.sessions import WebSessionRow, session_id_for
 from suite.config import Settings
 from suite.db import Database
@@ -103,18 +101,14 @@ def serve_gateway(tmp_path: Path, *, identity: dict[str, Any] | None = None) -> 
     """The real gateway app with browser login installed, served by uvicorn on the port its settings name."""
     port = free_port()
     settings = login_settings(tmp_path, port, identity=identity)
-    app = create_app(settings, manage_engines=False)
+    app = create_app(settings, manage_engines=False)  # installs the browser login itself
     database: Database = app.state.services.database
-    # No kept-alive connections: the client is closed from another event loop than the server's.
-    client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))
-    install_browser_login(app, settings, database, client)
     _add_probe_routes(app)
     server = ServerThread(app, port=port).start()
     try:
         yield Gateway(url=server.url, app=app, database=database)
     finally:
         server.stop()
-        asyncio.run(client.aclose())
 
 
 def start_login(http: httpx.Client, gateway: Gateway, *, next_path: str = "/chat") -> str:

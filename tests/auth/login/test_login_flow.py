@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from sqlalchemy import select
 
+from suite.audit import AuditFilters, AuditQuery
 from suite.auth.sessions import WebSessionRow
 from tests.auth.login.flow import (
     LOGIN_COOKIE,
@@ -42,6 +43,9 @@ def test_login_ends_with_a_session_cookie_and_me_shows_alice(login_gateway: Gate
     assert body["groups"] == ["finance"]
     assert body["auth_method"] == "session"
     assert len(body["csrf_token"]) >= 32
+    logins = AuditQuery(login_gateway.database).search(AuditFilters(action="login", subject="alice")).records
+    assert logins
+    assert (logins[0].event_class, logins[0].status, logins[0].auth_method) == ("auth", "ok", "session")
 
 
 def test_login_transaction_cookie_is_signed_short_lived_and_dropped_after_the_callback(
