@@ -269,8 +269,10 @@ class AuditSettings(Section):
     # Fail closed: without a durable record no answer is delivered (503). fail_open logs loudly instead.
     fail_open: bool = False
     # The batched writer: at most this many records per transaction, waiting at most this long to fill one.
+    # 0 is plain group commit: whatever queued while the last commit ran goes in the next one. A wait
+    # adds itself to every request's first byte (measured: 5 ms wait = +6 ms TTFT) for little gain.
     batch_max: int = Field(default=256, ge=1)
-    batch_wait_ms: float = Field(default=5, ge=0)
+    batch_wait_ms: float = Field(default=0, ge=0)
     # A signed checkpoint every N records or M seconds, whichever comes first.
     checkpoint_every_records: int = Field(default=1000, ge=1)
     checkpoint_every_s: float = Field(default=60, gt=0)
