@@ -265,19 +265,21 @@ async def _end_session_url(state: BrowserLogin, request: Request, session: WebSe
     return url
 
 
-def install_browser_login(app: FastAPI, settings: Settings, database: Database, http_client: httpx.AsyncClient) -> None:
+def install_browser_login(
+    app: FastAPI, settings: Settings, database: Database, *, access_tokens: OidcVerifier | None
+) -> None:
     """Add browser login to the gateway: the /auth routes, the login-transaction cookie, the session store.
 
-    Call from the app factory before the app starts (middleware cannot be added later). Without
-    an IdP (no ``identity.oidc.issuer``, dev IdP off) the routes exist and sign-in says why not.
+    Call from the app factory before the app starts (middleware cannot be added later), with the
+    gateway's own token verifier so both share one key cache. Without an IdP (no
+    ``identity.oidc.issuer``, dev IdP off) the routes exist and sign-in says why not.
     """
     issuer = settings.oidc_issuer
-    oidc = settings.identity.oidc.model_copy(update={"issuer": issuer})
     app.state.browser_login = BrowserLogin(
         settings=settings,
         sessions=WebSessionStore(database, settings.identity.session),
         oauth=_oauth_client(settings, issuer) if issuer else None,
-        access_tokens=OidcVerifier(oidc, http_client) if issuer else None,
+        access_tokens=access_tokens,
         issuer=issuer,
     )
     app.include_router(router)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from suite import __version__
 from suite.audit import AuditTrail
-from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator, TokenVerifier
+from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator
 from suite.auth.login import install_browser_login
 from suite.auth.oidc import OidcVerifier
 from suite.config import Settings
@@ -43,13 +43,15 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     )
     database = Database(settings.database_url, echo=settings.database.echo)
     api_keys = ApiKeyStore(database)
+    # One verifier (one key cache) for API bearer tokens and the browser login's access tokens.
+    token_verifier = _token_verifier(settings, client)
     services = Services(
         settings=settings,
         database=database,
         authenticator=Authenticator(
             static_keys=StaticKeyAuthenticator(settings.auth),
             api_keys=api_keys,
-            tokens=_token_verifier(settings, client),
+            tokens=token_verifier,
         ),
         api_keys=api_keys,
         policy=Policy(settings.identity.policy),
@@ -95,12 +97,12 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     app.include_router(audit_router)
     if settings.identity.dev_idp.enabled:
         _mount_dev_idp(app, settings)
-    install_browser_login(app, settings, database, client)
+    install_browser_login(app, settings, database, access_tokens=token_verifier)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
     return app
 
 
-def _token_verifier(settings: Settings, client: httpx.AsyncClient) -> TokenVerifier | None:
+def _token_verifier(settings: Settings, client: httpx.AsyncClient) -> OidcVerifier | None:
     issuer = settings.oidc_issuer
     if issuer is None:
         return None
