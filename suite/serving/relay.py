@@ -36,19 +36,22 @@ _USAGE_MARK = b'"usage":{'
 
 
 class StreamTap(Protocol):
-    """Watches a relayed stream for the gateway: usage, content, and the moment before [DONE].
+    """Watches and may rewrite a relayed stream for the gateway: usage, content, the moment before [DONE].
 
-    ``finish`` runs before ``[DONE]`` is released (the audit trail's closing record); if it
-    raises a SuiteError the stream ends with that error instead of ``[DONE]``.
+    ``observe`` sees every piece of complete SSE events and returns what goes to the client
+    (the piece itself, or a rewrite: masked text, a content-filter notice; empty holds it back).
+    ``finish`` runs before ``[DONE]`` is released (the audit trail's closing record) and returns
+    events to send just before ``[DONE]`` (e.g. citations); if it raises a SuiteError the stream
+    ends with that error instead of ``[DONE]``.
     """
 
     strip_usage: bool
 
-    def observe(self, piece: bytes) -> None: ...
+    async def observe(self, piece: bytes) -> bytes: ...
 
     async def usage(self, usage: dict[str, Any]) -> None: ...
 
-    async def finish(self, *, outcome: Literal["ok", "error"]) -> None: ...
+    async def finish(self, *, outcome: Literal["ok", "error"]) -> bytes: ...
 
     def abandon(self) -> None: ...
 
@@ -111,16 +114,9 @@ class UpstreamStream:
         """The stream's bytes, cut at event boundaries; ends with an error event if the backend fails."""
         try:
             async for complete in self._complete_events():
-                piece = complete
-                if tap is not None:
-                    piece = await _take_usage(complete, tap)
-                    tap.observe(piece)
-                if tap is not None and piece.endswith(_DONE):
-                    if head := piece[: -len(_DONE)]:
-                        yield head
-                    await tap.finish(outcome="ok")
-                    yield _DONE
-                elif piece:
+                if tap is None:
+                    yield complete
+                elif piece := await _through_tap(complete, tap):
                     yield piece
             self.backend.record_success()
         except httpx.HTTPError as exc:
@@ -150,6 +146,20 @@ class UpstreamStream:
                 pending = pending[cut:]
         if pending:
             yield pending
+
+
+async def _through_tap(events: bytes, tap: StreamTap) -> bytes:
+    # What the client gets of these events: usage taken, the tap's rewrite, and at the end
+    # the tap's closing events (after its closing record is durable) before [DONE].
+    piece = await _take_usage(events, tap)
+    done = piece.endswith(_DONE)
+    if done:
+        piece = piece[: -len(_DONE)]
+    if piece:
+        piece = await tap.observe(piece)
+    if done:
+        piece += await tap.finish(outcome="ok") + _DONE
+    return piece
 
 
 async def _finish_quietly(tap: StreamTap) -> None:

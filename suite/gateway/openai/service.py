@@ -118,10 +118,11 @@ class ModelCall:
 
     # ---- StreamTap -------------------------------------------------------------------
 
-    def observe(self, piece: bytes) -> None:
+    async def observe(self, piece: bytes) -> bytes:
         """Keep the streamed events (only when the content policy keeps something of the answer)."""
         if self._content != "none":
             self._streamed.append(piece)
+        return piece
 
     async def usage(self, usage: dict[str, Any]) -> None:
         """Take the backend's token usage and charge it to the caller's quota."""
@@ -130,9 +131,10 @@ class ModelCall:
         if isinstance(tokens, int):
             await self._services.quotas.charge_tokens(self._principal, tokens)
 
-    async def finish(self, *, outcome: Literal["ok", "error"]) -> None:
+    async def finish(self, *, outcome: Literal["ok", "error"]) -> bytes:
         """The closing record, written before [DONE] is released."""
         await self._record(status=outcome, http_status=200)
+        return b""
 
     def abandon(self) -> None:
         """The client went away mid-stream: record that, without holding anything up."""
