@@ -63,6 +63,8 @@ OFFLINE_ENV = {"VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_
 ENGINE_ENV = {**OFFLINE_ENV, "VLLM_CPU_KVCACHE_SPACE": "2"}
 
 RESULTS_HEADING = "## Gateway overhead (streaming chat)"
+# The service client of config/suite.yaml's dev IdP, for --auth token.
+TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET = "svc-batch", "svc-batch-dev-secret"
 RESULTS_PREAMBLE = (
     "# Benchmark results\n\n"
     "Results are ratios against a baseline run side by side on the same machine in the same run, "
@@ -100,6 +102,8 @@ class Options:
     model_dir: Path
     base_config: Path
     startup_timeout_s: float
+    # "key": the static API key; "token": an OIDC access token from the dev IdP, verified on every request.
+    auth: Literal["key", "token"] = "key"
 
 
 def _positive_int(text: str) -> int:
@@ -136,6 +140,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="the gateway settings measured (identity, quotas, audit, ...); serving and logging are replaced",
     )
     parser.add_argument("--startup-timeout", type=float, default=900, help="seconds vLLM may take to be ready")
+    parser.add_argument(
+        "--auth",
+        choices=["key", "token"],
+        default="key",
+        help="how the gateway side authenticates: the static API key, or an OIDC access token (JWT) from the dev IdP",
+    )
     args = parser.parse_args(argv)
     return Options(
         rounds=args.rounds,
@@ -147,6 +157,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         model_dir=args.model_dir.resolve(),
         base_config=args.base_config.resolve(),
         startup_timeout_s=args.startup_timeout,
+        auth=args.auth,
     )
 
 
@@ -672,16 +683,17 @@ def results_section(levels: Sequence[Level], options: Options) -> str:
     """The Markdown section for RESULTS.md."""
     command = shlex.join([_display_path(sys.executable), *sys.argv])
     mode = "eager (--enforce-eager)" if options.enforce_eager else "compiled (default)"
+    credential = "the static API key" if options.auth == "key" else "an OIDC access token (RS256 JWT) from the dev IdP"
     return "\n".join(
         [
-            RESULTS_HEADING,
+            results_heading(options),
             "",
             f"Streaming chat completions of exactly {options.tokens} tokens each (`ignore_eos`), sent to one vLLM "
             "engine directly and through the gateway to the same engine, in alternating rounds; "
             f"{options.rounds} round(s) per side per level, after {options.warmup} warm-up requests per side. "
             "Throughput is output tokens/s over each round's wall time, averaged over rounds; "
             "TTFT is the time to the first content token. Gateway CPU is the gateway process's user + system "
-            "CPU time per request during its rounds.",
+            f"CPU time per request during its rounds. The gateway side authenticates with {credential}.",
             "",
             f"- Command: `{command}`",
             f"- Machine: {machine_description()}",
@@ -709,11 +721,16 @@ def replace_section(document: str, heading: str, section: str) -> str:
     return "\n".join([*lines[:start], *section.rstrip("\n").splitlines(), *rest]) + "\n"
 
 
-def write_results(path: Path, section: str) -> None:
+def results_heading(options: Options) -> str:
+    """The results section's heading: one section per way of authenticating."""
+    return RESULTS_HEADING if options.auth == "key" else f"{RESULTS_HEADING[:-1]}, OIDC bearer token)"
+
+
+def write_results(path: Path, heading: str, section: str) -> None:
     """Write or replace the section in the results file (created with its preamble if missing)."""
     document = path.read_text(encoding="utf-8") if path.exists() else RESULTS_PREAMBLE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(replace_section(document, RESULTS_HEADING, section), encoding="utf-8")
+    path.write_text(replace_section(document, heading, section), encoding="utf-8")
 
 
 def report(levels: Sequence[Level], options: Options) -> int:
@@ -724,7 +741,7 @@ def report(levels: Sequence[Level], options: Options) -> int:
     for concurrency, side, failure in failures[:10]:
         console.print(f"[red]failed[/red] c={concurrency} {side}: {failure}")
     if options.results:
-        write_results(options.results, results_section(levels, options))
+        write_results(options.results, results_heading(options), results_section(levels, options))
         console.print(f"results written to {options.results}")
     return 1 if failures else 0
 
@@ -741,10 +758,10 @@ class Deployment:
     engine_url: str
     gateway_url: str
 
-    def endpoints(self) -> list[Endpoint]:
-        """Where each side sends its requests: the gateway with the API key (its CPU time recorded), vLLM without."""
+    def endpoints(self, credential: str) -> list[Endpoint]:
+        """Where each side sends its requests: the gateway with the credential (its CPU time recorded), vLLM without."""
         json_type = {"content-type": "application/json"}
-        auth = {**json_type, "authorization": f"Bearer {API_KEY}"}
+        auth = {**json_type, "authorization": f"Bearer {credential}"}
         return [
             Endpoint("gateway", f"{self.gateway_url}/v1/chat/completions", auth, cpu_pid=self.gateway.process.pid),
             Endpoint("direct", f"{self.engine_url}/v1/chat/completions", json_type),
@@ -771,12 +788,27 @@ def deploy(options: Options, work: Path) -> Iterator[Deployment]:
         yield Deployment(engine, gateway, engine_url, gateway_url)
 
 
+def service_token(gateway_url: str) -> str:
+    """An access token for the benchmark's service client (client credentials at the dev IdP the gateway mounts)."""
+    response = httpx.post(
+        f"{gateway_url}/idp/token",
+        data={"grant_type": "client_credentials"},
+        auth=(TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET),
+        timeout=30,
+    )
+    if response.status_code != 200:
+        raise BenchmarkError(f"the dev IdP refused a token ({response.status_code}): {response.text[:200]}")
+    token: str = response.json()["access_token"]
+    return token
+
+
 def run(options: Options) -> int:
     """Start the engine and the gateway, measure, report; both processes are stopped on every way out."""
     if not (options.model_dir / "config.json").exists():
         raise BenchmarkError(f"no model at {options.model_dir}; build it with `make install`")
     with tempfile.TemporaryDirectory(prefix="gateway-overhead-") as tmp, deploy(options, Path(tmp)) as deployment:
-        levels = asyncio.run(measure(deployment.endpoints(), options))
+        credential = API_KEY if options.auth == "key" else service_token(deployment.gateway_url)
+        levels = asyncio.run(measure(deployment.endpoints(credential), options))
         if deployment.gateway.process.poll() is not None:
             console.print(f"[red]the gateway exited during the run[/red]:\n{deployment.gateway.log_tail()}")
         _print_log_warnings(deployment.gateway)

@@ -9,6 +9,8 @@ BIN=.venv/bin
 # ssh-keygen (checks bundle signatures with the stock tool). Installed from Debian where missing.
 missing=()
 command -v rsyslogd >/dev/null || missing+=(rsyslog)
+# rsyslog's OpenSSL netstream driver: the TLS (RFC 5425) input of the SIEM tests.
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so ] || missing+=(rsyslog-openssl)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive

@@ -13,6 +13,8 @@ from suite.audit.cli import audit_app
 from suite.auth.api_keys import ApiKeyStore, parse_duration
 from suite.config import DEV_API_KEY, ConfigError, Settings, load_settings
 from suite.errors import InvalidRequest
+from suite.guardrails.cli import guard_app
+from suite.rag.cli import collections_app, ingest, rag_app
 
 app = typer.Typer(name="suite", help="The air-gapped AI suite.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -20,6 +22,10 @@ app.add_typer(config_app, name="config")
 keys_app = typer.Typer(help="Managed API keys for services (admin).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(guard_app, name="guard")
+app.add_typer(collections_app, name="collections")
+app.add_typer(rag_app, name="rag")
+app.command()(ingest)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")

@@ -15,6 +15,14 @@ place (``suite.gateway.errors``), the CLI turns them into messages.
      +-- UpstreamTimeout         504  a backend did not answer in time
      +-- UpstreamError           502  a backend answered with something unusable
      +-- ClientDisconnected      499  the caller went away; nothing is sent
+     +-- DocumentUnreadable      422  a document to ingest is corrupt or of an unknown kind
+     +-- VectorStoreUnavailable  503  the vector store (Qdrant) cannot be opened or reached
+     +-- BundleRefused           400  a model bundle failed verification or the import policy
+     +-- ModelVersionNotFound    404  no such model version in the registry
+     +-- RegistryConflict        409  the registry cannot make that change (e.g. remove a serving version)
+     +-- ContentBlocked          400  a guardrail refused the prompt or the answer
+     +-- OutputSchemaViolation   422  the answer breaks the requested response_format schema
+     +-- GuardrailUnavailable    503  a fail-closed guardrail (Llama Guard) could not decide
 """
 
 from __future__ import annotations
@@ -116,3 +124,63 @@ class ClientDisconnected(SuiteError):
     status_code = 499
     error_type = "client_closed_request"
     code = "client_disconnected"
+
+
+class BundleRefused(SuiteError):
+    """A bundle failed verification or the import policy; the message names the problem."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = "bundle_refused"
+
+
+class ModelVersionNotFound(SuiteError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_version_not_found"
+
+
+class RegistryConflict(SuiteError):
+    status_code = 409
+    error_type = "invalid_request_error"
+    code = "registry_conflict"
+
+
+class ContentBlocked(SuiteError):
+    """A guardrail refused the prompt or the answer; the message names the check and its reason."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = "content_filter"
+
+
+class OutputSchemaViolation(SuiteError):
+    """The model's answer does not satisfy the JSON schema the request asked for."""
+
+    status_code = 422
+    error_type = "invalid_request_error"
+    code = "response_format_violation"
+
+
+class GuardrailUnavailable(SuiteError):
+    """A guardrail set to fail closed could not reach a verdict (timeout, load failure)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "guardrail_unavailable"
+
+
+class DocumentUnreadable(SuiteError):
+    """A document cannot be loaded (corrupt, encrypted, unknown kind); ingest reports it by name and goes on."""
+
+    status_code = 422
+    error_type = "invalid_request_error"
+    code = "document_unreadable"
+
+
+class VectorStoreUnavailable(SuiteError):
+    """Qdrant cannot be opened (local path held by another process) or reached (server)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "vector_store_unavailable"

@@ -1,5 +1,6 @@
 """The tamper-evident audit trail: durable batched writes, a hash chain, signed checkpoints,
-verification, search and export, retention with legal holds."""
+verification, search and export, retention with legal holds,
+forwarding to SIEMs."""
 
 from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
 from suite.audit.export import ExportFormat
@@ -7,6 +8,7 @@ from suite.audit.filters import AuditFilters
 from suite.audit.keys import KeyRing, SigningKey, TrustedKeys, key_dir_of, load_public_keys
 from suite.audit.query import AuditPage, AuditQuery, AuditRecord
 from suite.audit.retention import LegalHold, LegalHolds, PurgeReport
+from suite.audit.siem import ForwardReport, SiemForwarder
 from suite.audit.trail import AuditTrail, WriterStats
 from suite.audit.verify import Problem, VerifyReport, verify_database, verify_export
 
@@ -18,11 +20,13 @@ __all__ = [
     "AuditRecord",
     "AuditTrail",
     "ExportFormat",
+    "ForwardReport",
     "KeyRing",
     "LegalHold",
     "LegalHolds",
     "Problem",
     "PurgeReport",
+    "SiemForwarder",
     "SigningKey",
     "TrustedKeys",
     "VerifyReport",

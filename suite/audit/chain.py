@@ -22,6 +22,8 @@ CHAIN_FIELDS = ("seq", "record_id", "prev_hash")
 # Every column of audit_records, in the order exports show them.
 RECORD_FIELDS: tuple[str, ...] = ("seq", "record_id", *EVENT_FIELDS, "prev_hash", "record_hash")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# One encoder for every hash: json.dumps with these arguments would build a new one per call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def utc(moment: datetime) -> datetime:
@@ -41,8 +43,10 @@ def parse_time(text: str) -> datetime:
 
 def canonical(fields: dict[str, Any]) -> bytes:
     """The bytes a record's hash is taken over: every field but record_hash, as canonical JSON."""
-    body = {key: value for key, value in fields.items() if key != "record_hash"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    body = fields
+    if "record_hash" in body:
+        body = {key: value for key, value in fields.items() if key != "record_hash"}
+    return _CANONICAL_JSON.encode(body).encode()
 
 
 def record_hash(fields: dict[str, Any]) -> str:
@@ -74,7 +78,7 @@ def prepare(event: AuditEvent) -> dict[str, Any]:
 def chain(fields: dict[str, Any], *, seq: int, prev_hash: str) -> dict[str, Any]:
     """A prepared event placed in the chain: seq, prev_hash and record_hash added."""
     chained = {**fields, "seq": seq, "prev_hash": prev_hash}
-    chained["record_hash"] = record_hash(chained)
+    chained["record_hash"] = record_hash(chained)  # hashed before record_hash is in it: no second copy
     return chained
 
 

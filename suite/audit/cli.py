@@ -6,6 +6,8 @@ shows nothing if that record cannot be written; changes are recorded as ``admin`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import json
 from pathlib import Path
@@ -28,7 +30,9 @@ from suite.audit.cli_support import (
     VerdictOption,
     fail,
     filters_of,
+    forward_until_interrupted,
     opened,
+    print_forward_reports,
     print_records,
     print_report,
     settings_of,
@@ -37,6 +41,7 @@ from suite.audit.cli_support import (
 from suite.audit.keys import KeyRing, key_dir_of, load_public_keys
 from suite.audit.query import AuditQuery
 from suite.audit.retention import LegalHolds
+from suite.audit.siem import SiemForwarder
 from suite.audit.verify import verify_database, verify_export
 
 audit_app = typer.Typer(help="The tamper-evident audit trail (compliance).", no_args_is_help=True)
@@ -247,3 +252,43 @@ def rotate_key(config: ConfigOption = None) -> None:
         ctx.record("admin", "audit.rotate_key", key_id=key.key_id)
         key_dir = ctx.trail.keys.key_dir
     typer.echo(f"new signing key {key.key_id} in {key_dir}")
+
+
+@audit_app.command("forward")
+def forward(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Catch up, then exit (default: forward until Ctrl-C).")] = False,
+    destination: Annotated[
+        list[str] | None, typer.Option("--destination", "-d", help="Only this destination (repeatable).")
+    ] = None,
+    from_seq: Annotated[
+        int | None, typer.Option("--from-seq", min=1, help="Replay: send again from this seq (moves the cursor back).")
+    ] = None,
+) -> None:
+    """Forward the trail to the SIEM destinations in audit.siem, as the gateway does in the background."""
+    settings = settings_of(config)
+    known = {d.name for d in settings.audit.siem.destinations}
+    if not known:
+        raise fail("No SIEM destination is configured (audit.siem.destinations).", 2)
+    unknown = sorted(set(destination or ()) - known)
+    if unknown:
+        raise fail(f"No audit.siem destination named {', '.join(unknown)} (configured: {', '.join(sorted(known))}).", 2)
+    with opened(config) as ctx:
+        forwarder = SiemForwarder(ctx.settings.audit.siem, ctx.database, data_dir=ctx.settings.data_dir)
+        try:
+            if from_seq is not None:
+                ctx.record("admin", "audit.forward.replay", from_seq=from_seq, destinations=destination)
+                forwarder.rewind(from_seq, destination)
+            else:
+                ctx.record("audit_access", "audit.forward", destinations=destination)
+            if not once:
+                typer.echo("forwarding; Ctrl-C to stop", err=True)
+                with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
+                    asyncio.run(forward_until_interrupted(forwarder))
+                return
+            reports = forwarder.catch_up(destination)
+        finally:
+            forwarder.close()
+    print_forward_reports(reports)
+    if any(report.error for report in reports):
+        raise typer.Exit(1)

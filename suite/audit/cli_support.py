@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from suite.audit.events import AuditEvent, EventClass, apply_content_policy
 from suite.audit.filters import AuditFilters
 from suite.audit.ledger import describe_error
 from suite.audit.query import AuditRecord
+from suite.audit.siem import ForwardReport, SiemForwarder
 from suite.audit.trail import AuditTrail
 from suite.audit.verify import VerifyReport
 from suite.auth.api_keys import parse_duration
@@ -178,3 +180,22 @@ def print_report(report: VerifyReport) -> None:
     typer.secho(f"OK: {summary}", fg=typer.colors.GREEN)
     if report.unanchored:
         typer.echo(f"note: {report.unanchored} records are not covered by a checkpoint (newest, or a selection)")
+
+
+async def forward_until_interrupted(forwarder: SiemForwarder) -> None:
+    """Run the SIEM forwarder until cancelled (Ctrl-C), then stop it."""
+    await forwarder.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await forwarder.stop()
+
+
+def print_forward_reports(reports: list[ForwardReport]) -> None:
+    """One line per destination: what was sent, the cursor and the backlog, or why it failed."""
+    for report in reports:
+        line = f"{report.destination}: forwarded {report.forwarded}, cursor {report.cursor}, backlog {report.backlog}"
+        if report.error:
+            typer.secho(f"{line}; FAILED: {report.error}", fg=typer.colors.RED)
+        else:
+            typer.echo(line)

@@ -42,9 +42,9 @@ def export_lines(database: Database, filters: AuditFilters, *, fmt: ExportFormat
         records = select(*AuditRecordRow.__table__.columns)
         contiguous = filters.time_only
         if contiguous and where:
-            low, high = session.execute(
-                select(func.min(AuditRecordRow.seq), func.max(AuditRecordRow.seq)).where(*where)
-            ).one()
+            # "seq + 0" keeps PostgreSQL on the (time, seq) index instead of walking the primary key (see query.py).
+            seq = AuditRecordRow.seq
+            low, high = session.execute(select(func.min(seq + 0), func.max(seq + 0)).where(*where)).one()
             records = records.where(AuditRecordRow.seq.between(low, high)) if low is not None else records.where(*where)
         else:
             records = records.where(*where)

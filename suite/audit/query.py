@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from suite.audit.chain import RECORD_FIELDS, utc
 from suite.audit.events import AuditEvent
@@ -78,15 +78,41 @@ class AuditQuery:
         """A page of matching records, newest first; pass next_cursor back for the next page."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.", param="limit")
-        query = self.statement(filters or AuditFilters())
+        filters = filters or AuditFilters()
+        seq = AuditRecordRow.seq
+        where = conditions(filters, dialect=self._db.engine.dialect.name) + self._seq_bounds(filters)
         if cursor is not None:
-            query = query.where(AuditRecordRow.seq < decode_cursor(cursor))
-        query = query.order_by(AuditRecordRow.seq.desc()).limit(limit + 1)
+            where.append(seq < decode_cursor(cursor))
+        # The page's seqs first, then only those rows: finding them reads the narrow (column, seq)
+        # indexes where it can, and the wide rows (prompt, answer) are fetched for the page alone.
+        page = select(seq).where(*where).order_by(seq.desc()).limit(limit + 1)
+        query = select(*AuditRecordRow.__table__.columns).where(seq.in_(page.scalar_subquery())).order_by(seq.desc())
         with self._db.session() as session:
             rows = [to_record(row._mapping) for row in session.execute(query)]
         more = len(rows) > limit
         records = rows[:limit]
         return AuditPage(records, encode_cursor(records[-1].seq) if more else None)
+
+    def _seq_bounds(self, filters: AuditFilters) -> list[ColumnElement[bool]]:
+        """For a range with an end: the smallest and largest seq in it (redundant, so always exact).
+
+        Records are chained in about the order of their times, but the planner cannot know that: for
+        a page of an old day it walks seq backwards from the newest record, filtering out everything
+        after that day (about a second on 1M records). Two index-only scans of the day's entries in
+        the (time, seq) index bound that walk to the day instead. A range open at the end needs none:
+        it ends at the newest records, where the walk starts.
+        """
+        if filters.time_to is None:
+            return []
+        in_range = conditions(
+            AuditFilters(time_from=filters.time_from, time_to=filters.time_to), dialect=self._db.engine.dialect.name
+        )
+        seq = AuditRecordRow.seq
+        # "seq + 0": as plain min(seq), PostgreSQL would take the first seq by the primary key that
+        # passes the filter, which is the very walk this avoids; min(seq + 0) reads the range's entries.
+        low = select(func.min(seq + 0)).where(*in_range).scalar_subquery()
+        high = select(func.max(seq + 0)).where(*in_range).scalar_subquery()
+        return [seq.between(low, high)]
 
     def get(self, record_id: str) -> AuditRecord | None:
         """One record by its id, or None."""

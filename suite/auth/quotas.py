@@ -1,36 +1,52 @@
-"""Quotas: requests per minute and tokens per UTC day, per principal, kept in the database.
+"""Quotas: requests per minute and tokens per UTC day, per principal, decided in memory.
 
-Counters live in the suite's database, so they survive a restart and are shared by every
-gateway replica on the same PostgreSQL. Windows are fixed (the current minute, the
-current UTC day); each increment is one atomic upsert.
+Admission costs no database round trip: each gateway keeps its counters in memory (the
+total the database had at the last sync plus what it counted since), and a background task
+reconciles them with the database every ``quotas.sync_interval_s`` in one transaction that
+adds this replica's deltas and reads back the shared totals. So counts survive a restart
+(the lifespan flushes on shutdown; a crash loses at most one interval) and replicas on one
+PostgreSQL converge within an interval: a limit may be overshot by what the other replicas
+admitted before their counts arrived. Windows are fixed (the current minute, the UTC day).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
+from collections.abc import Callable
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+import structlog
+from sqlalchemy import delete
 
 from suite.auth.principal import Principal
+from suite.auth.quota_counters import WINDOW_S, CounterKey, Counters, read_counts, window_key, write_counts
 from suite.auth.tables import QuotaCounterRow
 from suite.config import QuotaLimits, QuotaSettings
 from suite.db import Database
 from suite.errors import QuotaExceeded
 
-_MINUTE = 60
-_DAY = 86_400
+log = structlog.get_logger(__name__)
 
 
 class QuotaEnforcer:
-    """Admits requests within a principal's limits and charges the tokens they used."""
+    """Admits requests within a principal's limits and charges the tokens they used.
 
-    def __init__(self, settings: QuotaSettings, database: Database) -> None:
+    ``start`` runs the background sync with the database; ``stop`` ends it and saves what is left.
+    """
+
+    def __init__(self, settings: QuotaSettings, database: Database, *, clock: Callable[[], float] = time.time) -> None:
         self._settings = settings
         self._db = database
+        self._clock = clock
+        self._counters = Counters()
+        # Reads in progress, so that a burst of first requests loads a counter once.
+        self._loading: dict[CounterKey, asyncio.Future[None]] = {}
+        self._flushing = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._sync: asyncio.Task[None] | None = None
+        self._failed_syncs = 0
 
     def limits_for(self, principal: Principal) -> QuotaLimits:
         """Subject entry, else the most generous of the principal's roles, else the default."""
@@ -45,66 +61,131 @@ class QuotaEnforcer:
         )
 
     async def admit(self, principal: Principal) -> None:
-        """Count one request; QuotaExceeded with the seconds until the window resets if over a limit."""
+        """Count one request; QuotaExceeded with the seconds until the window resets if over a limit.
+
+        Decided from memory; only a subject's first request in a window reads its stored count.
+        A refused request still counts toward its minute.
+        """
         if not self._settings.enabled:
             return
         limits = self.limits_for(principal)
-        now = time.time()
-        minute, day = _window(now, _MINUTE), _window(now, _DAY)
-
-        def check(session: Session) -> tuple[str, float] | None:
-            if limits.tokens_per_day is not None:
-                used = session.scalar(
-                    select(QuotaCounterRow.used).where(
-                        QuotaCounterRow.subject == principal.subject,
-                        QuotaCounterRow.kind == "tokens",
-                        QuotaCounterRow.window_start == day,
-                    )
-                )
-                if (used or 0) >= limits.tokens_per_day:
-                    return f"the daily token quota of {limits.tokens_per_day}", day + _DAY - now
-            if limits.requests_per_minute is not None:
-                count = _increment(session, principal.subject, "requests", minute, 1)
-                if count > limits.requests_per_minute:
-                    return f"the limit of {limits.requests_per_minute} requests per minute", minute + _MINUTE - now
-            return None
-
-        exceeded = await self._db.run(check)
-        if exceeded:
-            what, retry_after = exceeded
-            raise QuotaExceeded(f"You have used {what}; try again later.", retry_after_s=max(1, math.ceil(retry_after)))
+        day_limit, minute_limit = limits.tokens_per_day, limits.requests_per_minute
+        now = self._clock()
+        tokens = window_key(principal.subject, "tokens", now)
+        requests = window_key(principal.subject, "requests", now)
+        limited = [key for key, limit in ((tokens, day_limit), (requests, minute_limit)) if limit is not None]
+        if missing := self._counters.unknown(limited):
+            await self._load(missing)
+        if day_limit is not None and self._counters.touch(tokens, now).used >= day_limit:
+            raise _exceeded(f"the daily token quota of {day_limit}", tokens, now)
+        if minute_limit is not None:
+            counter = self._counters.touch(requests, now)
+            counter.unsent += 1
+            if counter.used > minute_limit:
+                raise _exceeded(f"the limit of {minute_limit} requests per minute", requests, now)
 
     async def charge_tokens(self, principal: Principal, tokens: int) -> None:
-        """Add tokens to the principal's count for today."""
+        """Add tokens to the principal's count for today (saved with the next sync)."""
         if not self._settings.enabled or tokens <= 0:
             return
-        day = _window(time.time(), _DAY)
-        await self._db.run(lambda session: _increment(session, principal.subject, "tokens", day, tokens))
+        now = self._clock()
+        self._counters.touch(window_key(principal.subject, "tokens", now), now).unsent += tokens
 
-    async def prune(self, *, older_than_s: int = 2 * _DAY) -> None:
+    async def prune(self, *, older_than_s: int = 2 * WINDOW_S["tokens"]) -> None:
         """Delete windows that can no longer matter."""
-        cutoff = int(time.time()) - older_than_s
+        cutoff = int(self._clock()) - older_than_s
         await self._db.run(lambda s: s.execute(delete(QuotaCounterRow).where(QuotaCounterRow.window_start < cutoff)))
 
+    async def start(self) -> None:
+        """Start the background sync, every ``sync_interval_s``; nothing to do when quotas are off."""
+        if self._settings.enabled and self._sync is None:
+            self._stopping.clear()
+            self._sync = asyncio.create_task(self._run(), name="quota-sync")
 
-def _window(now: float, length: int) -> int:
-    return int(now // length * length)
+    async def stop(self) -> None:
+        """End the background sync and save the counts not yet saved (logged as lost if that fails)."""
+        self._stopping.set()
+        if self._sync is not None:
+            await self._sync  # it finishes the flush under way, never cut in the middle
+            self._sync = None
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("quota counts lost at shutdown: the database did not take them", lost=self._counters.unsent())
+
+    async def flush(self) -> None:
+        """Save the counts made here since the last flush and read back the shared totals, in one transaction.
+
+        If the database fails, the counts stay queued for the next flush and its error is raised.
+        """
+        async with self._flushing:
+            batch = self._counters.take_batch(self._clock())
+            if batch.deltas:
+                work = asyncio.ensure_future(self._db.run(lambda session: write_counts(session, batch)))
+            elif batch.refresh:  # nothing to add: a read, without a commit
+                work = asyncio.ensure_future(asyncio.to_thread(read_counts, self._db, batch.refresh))
+            else:
+                return
+
+            def settle(done: asyncio.Future[dict[CounterKey, int]]) -> None:
+                failed = done.cancelled() or done.exception() is not None
+                self._counters.settle(batch, None if failed else done.result())
+
+            # Settled when the transaction ends, even if this caller is cancelled meanwhile: so a count
+            # is neither lost nor sent twice.
+            work.add_done_callback(settle)
+            await asyncio.shield(work)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._settings.sync_interval_s)
+            if self._stopping.is_set():
+                return  # stop() flushes once more
+            try:
+                await self.flush()
+            # Any failure: this loop must live on, or counts would quietly stop being saved.
+            except Exception:
+                self._failed_syncs += 1
+                log.error(
+                    "quota counts not saved: kept in memory, retrying every interval",
+                    unsaved=self._counters.unsent(),
+                    failed_syncs=self._failed_syncs,
+                    exc_info=self._failed_syncs == 1,  # the traceback once, not every second
+                )
+            else:
+                if self._failed_syncs:
+                    log.warning("quota counts saved again", after_failed_syncs=self._failed_syncs)
+                    self._failed_syncs = 0
+
+    async def _load(self, keys: list[CounterKey]) -> None:
+        waiting = {self._loading[key] for key in keys if key in self._loading}
+        new = [key for key in keys if key not in self._loading]
+        if new:
+            read = asyncio.ensure_future(self._read(new))
+            for key in new:
+                self._loading[key] = read
+
+            def done(_: asyncio.Future[None]) -> None:
+                for key in new:
+                    self._loading.pop(key, None)
+
+            read.add_done_callback(done)
+            waiting.add(read)
+        # Shielded: one caller going away must not cancel the read that others wait for.
+        await asyncio.gather(*(asyncio.shield(read) for read in waiting))
+
+    async def _read(self, keys: list[CounterKey]) -> None:
+        totals = await asyncio.to_thread(read_counts, self._db, keys)
+        now = self._clock()
+        for key in keys:
+            self._counters.observe(key, totals.get(key, 0), now)
+
+
+def _exceeded(what: str, key: CounterKey, now: float) -> QuotaExceeded:
+    retry_after = key.window_start + WINDOW_S[key.kind] - now
+    return QuotaExceeded(f"You have used {what}; try again later.", retry_after_s=max(1, math.ceil(retry_after)))
 
 
 def _most_generous(limits: list[int | None]) -> int | None:
     return None if any(limit is None for limit in limits) else max(limit for limit in limits if limit is not None)
-
-
-def _increment(session: Session, subject: str, kind: str, window: int, amount: int) -> int:
-    bind = session.get_bind()
-    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(QuotaCounterRow)
-        .values(subject=subject, kind=kind, window_start=window, used=amount)
-        .on_conflict_do_update(
-            index_elements=["subject", "kind", "window_start"], set_={"used": QuotaCounterRow.used + amount}
-        )
-        .returning(QuotaCounterRow.used)
-    )
-    used: int = session.execute(statement).scalar_one()
-    return used

@@ -1,1 +1,39 @@
-"""`suite-bastion`: offline model import on the bastion host (commands arrive with the bastion issue)."""
+"""`suite-bastion`: offline model import through the bastion host.
+
+Signed bundles (Ed25519, OpenSSH SSHSIG signatures that ``ssh-keygen -Y verify`` checks too),
+streaming verification with flat memory, atomic import into the model store with weight-format
+and code refusals, and the model registry (promotion, rollback) the serving layer follows.
+"""
+
+from suite.bastion.bundle import add_signature, create_bundle
+from suite.bastion.importer import import_bundle, verify_for_install
+from suite.bastion.manifest import FileEntry, Manifest
+from suite.bastion.parts import join_parts, split_bundle
+from suite.bastion.registry import ModelRegistry, ModelState, ModelVersion, Promotion
+from suite.bastion.signing import NAMESPACE, PublicKey, generate_key_pair, load_private_key, load_public_key
+from suite.bastion.store import ModelStore
+from suite.bastion.verify import TrustPolicy, VerifiedBundle, verify_bundle
+
+__all__ = [
+    "NAMESPACE",
+    "FileEntry",
+    "Manifest",
+    "ModelRegistry",
+    "ModelState",
+    "ModelStore",
+    "ModelVersion",
+    "Promotion",
+    "PublicKey",
+    "TrustPolicy",
+    "VerifiedBundle",
+    "add_signature",
+    "create_bundle",
+    "generate_key_pair",
+    "import_bundle",
+    "join_parts",
+    "load_private_key",
+    "load_public_key",
+    "split_bundle",
+    "verify_bundle",
+    "verify_for_install",
+]

@@ -1,8 +1,10 @@
 """Every table of the suite, imported so that Alembic sees the whole schema."""
 
+from suite.audit.siem.tables import SiemCursorRow
 from suite.audit.tables import AuditChainHeadRow, AuditCheckpointRow, AuditRecordRow, LegalHoldRow
 from suite.auth.sessions import WebSessionRow
 from suite.auth.tables import ApiKeyRow, QuotaCounterRow
+from suite.bastion.tables import ModelPromotionRow, ModelRegistryRevisionRow, ModelVersionRow
 from suite.db.engine import Base
 
 __all__ = [
@@ -12,6 +14,10 @@ __all__ = [
     "AuditRecordRow",
     "Base",
     "LegalHoldRow",
+    "ModelPromotionRow",
+    "ModelRegistryRevisionRow",
+    "ModelVersionRow",
     "QuotaCounterRow",
+    "SiemCursorRow",
     "WebSessionRow",
 ]

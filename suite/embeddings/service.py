@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -91,6 +91,37 @@ class EmbeddingService:
         vectors, tokens = await loop.run_in_executor(self._executor, _encode, encoder, texts, config.batch_size)
         return EmbeddingResult(vectors=vectors, prompt_tokens=tokens, model=config.name)
 
+    def tokenizer(self, model: str) -> Any:
+        """The loaded model's (Hugging Face) tokenizer: RAG measures chunks and builds term vectors with it."""
+        try:
+            return self._models[model][1].tokenizer
+        except KeyError:
+            raise ModelNotFound(model) from None
+
+    def max_tokens(self, model: str) -> int:
+        """The longest input (in tokens) the model reads; longer inputs are truncated."""
+        try:
+            limit = self._models[model][1].max_seq_length
+        except KeyError:
+            raise ModelNotFound(model) from None
+        # Models without a configured limit read what their tokenizer allows.
+        return int(limit or self.tokenizer(model).model_max_length)
+
+    async def encode(self, model: str, texts: list[str], *, kind: Literal["query", "passage"]) -> list[list[float]]:
+        """Normalised embeddings of RAG questions or chunks (the model's query or passage prefix), off the loop.
+
+        No max_inputs limit: the caller batches (ingest sends rag.ingest_batch chunks at a time).
+        """
+        try:
+            config, encoder = self._models[model]
+        except KeyError:
+            raise ModelNotFound(model) from None
+        prefix = config.query_prefix if kind == "query" else config.passage_prefix
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, _vectors, encoder, [prefix + text for text in texts], config.batch_size
+        )
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -99,3 +130,10 @@ def _encode(encoder: SentenceTransformer, texts: list[str], batch_size: int) -> 
     tokens = sum(len(ids) for ids in encoder.tokenizer(texts, truncation=True)["input_ids"])
     array = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
     return array.tolist(), tokens
+
+
+def _vectors(encoder: SentenceTransformer, texts: list[str], batch_size: int) -> list[list[float]]:
+    # No token count here: ingest counted tokens while chunking already.
+    array = encoder.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    vectors: list[list[float]] = array.tolist()
+    return vectors

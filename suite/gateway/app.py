@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import httpx
 import structlog
 from fastapi import FastAPI
 
 from suite import __version__
-from suite.audit import AuditTrail
+from suite.audit import AuditTrail, SiemForwarder
 from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator
 from suite.auth.login import install_browser_login
 from suite.auth.oidc import OidcVerifier
+from suite.bastion import ModelRegistry
 from suite.config import Settings
 from suite.db import Database, migrate
 from suite.embeddings import EmbeddingService
@@ -23,8 +25,13 @@ from suite.gateway import health
 from suite.gateway.audit import router as audit_router
 from suite.gateway.deps import Services
 from suite.gateway.errors import install_error_handlers
+from suite.gateway.guardrails import router as guardrails_router
 from suite.gateway.middleware import RequestContextMiddleware
 from suite.gateway.openai.router import router as openai_router
+from suite.gateway.rag import router as rag_router
+from suite.guardrails import Guardrails
+from suite.guardrails.chunks import GuardrailChunkScreen
+from suite.rag import RagService
 from suite.serving import EngineSupervisor, ModelCatalog, Relay
 
 log = structlog.get_logger(__name__)
@@ -36,15 +43,36 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     With manage_engines the app starts the configured vLLM engines on start-up and
     stops them on shutdown; without, it only talks to backends that are already running.
     """
-    catalog = ModelCatalog(settings.serving)
     # One client for every backend call: keep-alive connections, no proxy from the environment.
     client = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256), trust_env=False
     )
-    database = Database(settings.database_url, echo=settings.database.echo)
-    api_keys = ApiKeyStore(database)
     # One verifier (one key cache) for API bearer tokens and the browser login's access tokens.
     token_verifier = _token_verifier(settings, client)
+    services = _services(settings, client, token_verifier)
+    # Models with source "registry" serve the version the model registry promoted, and follow its changes.
+    supervisor = (
+        EngineSupervisor(settings, services.catalog, ModelRegistry(services.database)) if manage_engines else None
+    )
+    app = FastAPI(title="suite gateway", version=__version__, lifespan=_lifespan(services, client, supervisor))
+    app.state.services = services
+    app.state.supervisor = supervisor
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(openai_router)
+    app.include_router(audit_router)
+    app.include_router(guardrails_router)
+    app.include_router(rag_router)
+    if settings.identity.dev_idp.enabled:
+        _mount_dev_idp(app, settings)
+    install_browser_login(app, settings, services.database, access_tokens=token_verifier)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
+    return app
+
+
+def _services(settings: Settings, client: httpx.AsyncClient, token_verifier: OidcVerifier | None) -> Services:
+    database = Database(settings.database_url, echo=settings.database.echo)
+    api_keys = ApiKeyStore(database)
     services = Services(
         settings=settings,
         database=database,
@@ -56,50 +84,68 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
         api_keys=api_keys,
         policy=Policy(settings.identity.policy),
         quotas=QuotaEnforcer(settings.identity.quotas, database),
-        catalog=catalog,
+        catalog=ModelCatalog(settings.serving),
         relay=Relay(settings.serving, client),
         embeddings=EmbeddingService(settings),
         audit=AuditTrail(settings.audit, database, data_dir=settings.data_dir),
         started_at=time.time(),
+        guardrails=Guardrails(settings.guardrails, data_dir=settings.data_dir),
     )
-    supervisor = EngineSupervisor(settings, catalog) if manage_engines else None
+    # Opened and closed by the RAG router's lifespan, after the embedding models are loaded.
+    services.rag = RagService.configured(settings, services.embeddings, services.policy)
+    if services.rag is not None and services.guardrails is not None:
+        # Retrieved chunks pass the guardrails' retrieval stage (indirect injection) before any prompt.
+        services.rag.screen = GuardrailChunkScreen(services.guardrails)
+    return services
+
+
+def _lifespan(
+    services: Services, client: httpx.AsyncClient, supervisor: EngineSupervisor | None
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Start-up and shutdown: each part that started is stopped again, in reverse order, also after a failed start."""
+    settings, catalog = services.settings, services.catalog
+    # Forwards committed audit records to the SIEMs in audit.siem (none configured: does nothing).
+    siem = SiemForwarder(settings.audit.siem, services.database, data_dir=settings.data_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(migrate, database)
-        await services.audit.start()
-        if supervisor:
-            supervisor.start(client)
-        await catalog.probe_all(client)
-        health_checks = asyncio.create_task(catalog.run_health_checks(client), name="health-checks")
-        purges = asyncio.create_task(services.audit.run_purges(), name="audit-purges")
-        await services.embeddings.load()
-        log.info("gateway started", port=settings.gateway.port, models=catalog.names)
-        try:
-            yield
-        finally:
-            health_checks.cancel()
-            purges.cancel()
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(services.database.dispose)
+            stack.push_async_callback(client.aclose)
+            await asyncio.to_thread(migrate, services.database)
+            await services.audit.start()
+            stack.push_async_callback(services.audit.stop)
+            await siem.start()
+            stack.push_async_callback(siem.stop)
+            await services.quotas.start()  # syncs the in-memory quota counters with the database
+            stack.push_async_callback(services.quotas.stop)  # saves the counts made since the last sync
+            stack.push_async_callback(_settle, services.background)
             if supervisor:
-                await supervisor.stop()
-            await asyncio.gather(*services.background, return_exceptions=True)
-            await services.audit.stop()
-            services.embeddings.close()
-            await client.aclose()
-            database.dispose()
+                await supervisor.start(client)
+                stack.push_async_callback(supervisor.stop)
+            await catalog.probe_all(client)
+            _in_background(stack, catalog.run_health_checks(client), "health-checks")
+            _in_background(stack, services.audit.run_purges(), "audit-purges")
+            if supervisor:
+                _in_background(stack, supervisor.follow_registry(), "registry")
+            await services.embeddings.load()
+            stack.callback(services.embeddings.close)
+            if services.guardrails is not None:
+                await asyncio.to_thread(services.guardrails.load)
+            log.info("gateway started", port=settings.gateway.port, models=catalog.names)
+            yield
 
-    app = FastAPI(title="suite gateway", version=__version__, lifespan=lifespan)
-    app.state.services = services
-    app.state.supervisor = supervisor
-    install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(openai_router)
-    app.include_router(audit_router)
-    if settings.identity.dev_idp.enabled:
-        _mount_dev_idp(app, settings)
-    install_browser_login(app, settings, database, access_tokens=token_verifier)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
-    return app
+    return lifespan
+
+
+def _in_background(stack: contextlib.AsyncExitStack, work: Coroutine[Any, Any, None], name: str) -> None:
+    task = asyncio.create_task(work, name=name)
+    stack.callback(task.cancel)
+
+
+async def _settle(tasks: set[asyncio.Task[None]]) -> None:
+    # Fire-and-forget work (records of abandoned streams) finishes before the audit trail stops.
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _token_verifier(settings: Settings, client: httpx.AsyncClient) -> OidcVerifier | None:

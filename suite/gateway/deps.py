@@ -15,6 +15,8 @@ from suite.config import Settings
 from suite.db import Database
 from suite.embeddings import EmbeddingService
 from suite.errors import AuthenticationFailed
+from suite.guardrails import Guardrails
+from suite.rag import RagService
 from suite.serving import ModelCatalog, Relay
 
 log = structlog.get_logger(__name__)
@@ -37,6 +39,10 @@ class Services:
     started_at: float
     # Fire-and-forget work (e.g. the record of a stream the client abandoned), kept referenced until done.
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # The guardrail pipeline (loaded in the lifespan); None: no guardrails (tools that need none).
+    guardrails: Guardrails | None = None
+    # RAG (opened in the lifespan); None: rag.embedding_model is not configured, so no collection exists.
+    rag: RagService | None = None
 
 
 def get_services(request: Request) -> Services:

@@ -15,9 +15,9 @@ from suite.serving.pool import Backend, Pool
 log = structlog.get_logger(__name__)
 
 
-def engine_url(model: EngineModel, index: int) -> str:
-    """Base URL of the index-th engine the supervisor starts for a model."""
-    return f"http://127.0.0.1:{model.base_port + index}"
+def engine_url(model: EngineModel, index: int, *, slot: int = 0) -> str:
+    """Base URL of the index-th engine the supervisor starts for a model (on one of its port slots)."""
+    return f"http://127.0.0.1:{model.base_port + slot * model.engines + index}"
 
 
 class ModelCatalog:
@@ -29,11 +29,7 @@ class ModelCatalog:
         self._by_name: dict[str, Pool] = {}
         for model in settings.models:
             urls = [engine_url(model, i) for i in range(model.engines)] + [url.rstrip("/") for url in model.backends]
-            backends = [
-                Backend(url, threshold=settings.circuit_failure_threshold, open_s=settings.circuit_open_s)
-                for url in urls
-            ]
-            pool = Pool(model.name, backends)
+            pool = Pool(model.name, [self.new_backend(url) for url in urls])
             self._pools[model.name] = pool
             for name in (model.name, *model.aliases):
                 self._by_name[name] = pool
@@ -53,6 +49,10 @@ class ModelCatalog:
             return self._by_name[model]
         except KeyError:
             raise ModelNotFound(model) from None
+
+    def new_backend(self, url: str) -> Backend:
+        """A backend with the configured circuit breaker (not yet healthy, in no pool)."""
+        return Backend(url, threshold=self._settings.circuit_failure_threshold, open_s=self._settings.circuit_open_s)
 
     def backend(self, url: str) -> Backend | None:
         for pool in self._pools.values():

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: two engines may look alike
 class Backend:
     """One OpenAI-compatible server (a vLLM engine) that can answer for a model.
 
@@ -82,6 +82,10 @@ class Pool:
     @property
     def ready(self) -> bool:
         return any(b.available for b in self.backends)
+
+    def replace(self, old: list[Backend], new: list[Backend]) -> None:
+        """Swap some backends for others; requests already on the old ones keep their lease."""
+        self.backends = [b for b in self.backends if b not in old] + [b for b in new if b not in self.backends]
 
     def pick(self, *, exclude: set[str] | frozenset[str] = frozenset()) -> Backend | None:
         """The available backend with the fewest requests in flight, or None."""

@@ -122,8 +122,9 @@ class UpstreamStream:
         except httpx.HTTPError as exc:
             self.backend.record_failure()
             log.warning("backend failed mid-stream", backend=self.backend.url, error=type(exc).__name__)
-            if tap is not None:
-                await _finish_quietly(tap)
+            # What the tap still held back (e.g. the guardrails' masking window) was fine to send.
+            if tap is not None and (held := await _finish_quietly(tap)):
+                yield held
             yield error_event("The model backend failed while streaming; the answer is incomplete.")
         except SuiteError as exc:  # the tap refused to close (e.g. the audit trail is down)
             yield error_event(exc.message, code=exc.code or "server_error")
@@ -162,10 +163,11 @@ async def _through_tap(events: bytes, tap: StreamTap) -> bytes:
     return piece
 
 
-async def _finish_quietly(tap: StreamTap) -> None:
+async def _finish_quietly(tap: StreamTap) -> bytes:
     # The stream already failed; a failing closing record cannot make it worse.
     with contextlib.suppress(SuiteError):
-        await tap.finish(outcome="error")
+        return await tap.finish(outcome="error")
+    return b""
 
 
 def error_event(message: str, *, code: str = "backend_failed") -> bytes:

@@ -21,7 +21,7 @@ def test_public_surface_is_complete() -> None:
         assert hasattr(suite.audit, name), name
     exported = {name for name in dir(suite.audit) if not name.startswith("_")}
     modules = {"chain", "cli", "cli_support", "events", "export", "filters", "keys", "ledger", "query"}
-    modules |= {"retention", "tables", "trail", "verify", "walk"}
+    modules |= {"retention", "siem", "tables", "trail", "verify", "walk"}
     assert exported - modules == set(suite.audit.__all__)
 
 

@@ -32,8 +32,9 @@ def by_request(gateway: ServerThread, request_id: str) -> list[AuditRecord]:
     return sorted((r for r in records(gateway) if r.request_id == request_id), key=lambda r: r.seq)
 
 
-def test_chat_is_recorded_with_policy_tokens_and_hashed_content(client: openai.OpenAI, gateway: ServerThread) -> None:
-    raw = client.chat.completions.with_raw_response.create(model="default", messages=QUESTION, max_tokens=8)
+def test_chat_is_recorded_with_policy_tokens_and_masked_content(client: openai.OpenAI, gateway: ServerThread) -> None:
+    question = [SYSTEM, {"role": "user", "content": "Write to jane.roe@example.org: is Paris the capital of France?"}]
+    raw = client.chat.completions.with_raw_response.create(model="default", messages=question, max_tokens=8)
     answer = raw.parse()
     (record,) = by_request(gateway, raw.headers["x-request-id"])
     assert record.action == "chat.completions"
@@ -47,9 +48,9 @@ def test_chat_is_recorded_with_policy_tokens_and_hashed_content(client: openai.O
     assert record.prompt_tokens == answer.usage.prompt_tokens
     assert record.completion_tokens == answer.usage.completion_tokens
     assert record.content_policy == "masked"
-    # No masker configured yet: "masked" keeps hashes, never the text.
-    assert (record.prompt or "").startswith("sha256:")
-    assert "France" not in json.dumps(record.model_dump(mode="json"))
+    # "masked": the text with the guardrails' PII placeholders, never the values.
+    assert "user: Write to <EMAIL_ADDRESS_1>: is Paris the capital of France?" in (record.prompt or "")
+    assert "jane.roe" not in json.dumps(record.model_dump(mode="json"))
 
 
 def test_stream_has_opening_and_closing_records(client: openai.OpenAI, gateway: ServerThread) -> None:
@@ -63,7 +64,9 @@ def test_stream_has_opening_and_closing_records(client: openai.OpenAI, gateway: 
     assert (opening.action, opening.status) == ("chat.completions.open", "started")
     assert (closing.action, closing.status) == ("chat.completions", "ok")
     assert closing.completion_tokens == 8
-    assert (closing.answer or "").startswith("sha256:")
+    assert opening.answer is None
+    assert closing.answer  # the streamed answer, masked
+    assert not closing.answer.startswith("sha256:")
 
 
 def test_embeddings_and_denials_are_recorded(client: openai.OpenAI, gateway: ServerThread) -> None:

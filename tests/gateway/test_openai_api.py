@@ -60,7 +60,9 @@ def test_stream_arrives_chunk_by_chunk_with_usage(client: openai.OpenAI) -> None
     assert "Paris" in text
     assert usage is not None
     assert usage.completion_tokens == 24
-    assert len(arrivals) >= 20
+    # Word by word at the least: the guardrails' PII stream guard releases each word once it is complete
+    # (a token that only continues a word waits for the next), never a window's worth at once.
+    assert len(arrivals) >= 8
     # Relayed as produced, not buffered: the first chunk came well before the last.
     assert arrivals[-1] - arrivals[0] > 0.3
 

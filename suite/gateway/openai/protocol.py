@@ -100,6 +100,9 @@ class ChatCompletionRequest(SamplingFields):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    # Not in OpenAI's schema: RAG knowledge collections to ground the answer in (or model "rag:<collection>");
+    # the answer then carries "citations". Never forwarded to the model.
+    collections: list[str] | None = Field(default=None, min_length=1, max_length=16)
 
 
 class CompletionRequest(SamplingFields):

@@ -23,6 +23,7 @@ from suite.gateway.openai.protocol import (
     ModelList,
 )
 from suite.gateway.openai.service import ModelCall
+from suite.gateway.rag.chat import GroundedChat, rag_target
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 429, 503, 504)
@@ -56,10 +57,17 @@ async def chat_completions(
     principal: PrincipalDep,
     request_id: RequestIdDep,
 ) -> Response:
-    """Chat completion, streamed as server-sent events when ``stream`` is true."""
+    """Chat completion, streamed as server-sent events when ``stream`` is true.
+
+    With ``collections`` (or the model ``rag:<collection>``) the answer is grounded in those
+    knowledge collections and carries ``citations``.
+    """
+    rag = rag_target(services.settings, body)
     call = await ModelCall.admit(
-        services, request, principal, body.model, action="chat.completions", request_id=request_id
+        services, request, principal, rag.model if rag else body.model, action="chat.completions", request_id=request_id
     )
+    if rag is not None:
+        call.rag, body = await GroundedChat.build(services, principal, body, rag)
     return await call.forward(body)
 
 

@@ -21,7 +21,10 @@ from suite.audit.events import AuditEvent, apply_content_policy, content_policy_
 from suite.auth import Decision, Principal
 from suite.errors import ClientDisconnected, SuiteError
 from suite.gateway.deps import Services
+from suite.gateway.openai.guarding import RequestGuard
 from suite.gateway.openai.protocol import ChatCompletionRequest, CompletionRequest
+from suite.gateway.rag.chat import GroundedChat
+from suite.guardrails import Scope
 from suite.serving import Pool, UpstreamReply, UpstreamStream
 
 _T = TypeVar("_T")
@@ -58,6 +61,10 @@ class ModelCall:
         self._usage: dict[str, Any] = {}
         self._backend: str | None = None
         self.strip_usage = True
+        # Chat with retrieval: its sources, cited in the answer (set by the router; suite.gateway.rag).
+        self.rag: GroundedChat | None = None
+        scope = Scope(route=decision.route, model=pool.model, roles=frozenset(principal.roles))
+        self._guard = RequestGuard(services.guardrails, scope=scope)
 
     @classmethod
     async def admit(
@@ -79,6 +86,7 @@ class ModelCall:
 
     async def forward(self, body: ChatCompletionRequest | CompletionRequest) -> Response:
         """Send the request to the pool and answer the client once the record is durable."""
+        body = await self._upstream(self._guard.check_input(body))  # masked turns; refused if blocked
         self._prompt = _prompt_text(body) if self._content != "none" else None
         # Only what the client set goes on, so vLLM applies its own defaults; the alias becomes the pool's model.
         payload = body.model_dump(exclude_unset=True)
@@ -87,6 +95,8 @@ class ModelCall:
         relay = self._services.relay
         if not body.stream:
             reply = await self._upstream(relay.post(self._pool, path, _json(payload), request_id=self._request_id))
+            resend = lambda retry: relay.post(self._pool, path, retry, request_id=self._request_id)  # noqa: E731
+            reply = await self._upstream(self._guard.check_reply(reply, payload=payload, resend=resend))
             return await self._deliver(reply)
         # Usage is always asked of the backend (quotas and audit need it) and dropped again
         # for clients that did not ask for it themselves.
@@ -114,7 +124,10 @@ class ModelCall:
             self._answer = _answer_texts(body)
         status: Literal["ok", "error"] = "ok" if reply.status_code == 200 else "error"
         await self._record(status=status, http_status=reply.status_code)
-        return Response(reply.content, status_code=reply.status_code, media_type="application/json")
+        content = self._guard.reveal(reply.content) if reply.status_code == 200 else reply.content
+        if self.rag is not None and reply.status_code == 200:
+            content = self.rag.annotate(content)
+        return Response(content, status_code=reply.status_code, media_type="application/json")
 
     # ---- StreamTap -------------------------------------------------------------------
 
@@ -122,7 +135,7 @@ class ModelCall:
         """Keep the streamed events (only when the content policy keeps something of the answer)."""
         if self._content != "none":
             self._streamed.append(piece)
-        return piece
+        return await self._guard.observe(piece)  # masked, revealed, held back or stopped
 
     async def usage(self, usage: dict[str, Any]) -> None:
         """Take the backend's token usage and charge it to the caller's quota."""
@@ -133,8 +146,10 @@ class ModelCall:
 
     async def finish(self, *, outcome: Literal["ok", "error"]) -> bytes:
         """The closing record, written before [DONE] is released."""
+        answer = "".join(_streamed_texts(b"".join(self._streamed))) if self._streamed else None
+        held = await self._guard.finish_stream(answer)  # the guardrails' held-back tail
         await self._record(status=outcome, http_status=200)
-        return b""
+        return held + (self.rag.citations_event() if self.rag is not None else b"")
 
     def abandon(self) -> None:
         """The client went away mid-stream: record that, without holding anything up."""
@@ -172,8 +187,11 @@ class ModelCall:
             completion_tokens=self._usage.get("completion_tokens"),
             latency_ms=round((time.perf_counter() - self._started) * 1000, 1),
             content_policy=self._content,
-            prompt=apply_content_policy(self._content, self._prompt),
-            answer=apply_content_policy(self._content, answer or None),
+            prompt=apply_content_policy(self._content, self._prompt, mask=self._guard.audit_mask),
+            answer=apply_content_policy(self._content, answer or None, mask=self._guard.audit_mask),
+            # The guardrails' verdicts on the request and answer, and the screening stage's on retrieved chunks.
+            verdicts=self._guard.verdicts + (self.rag.retrieval.verdicts if self.rag is not None else []),
+            **(self.rag.audit_fields() if self.rag is not None else {}),
             details=details or {},
             **principal_fields(self._principal),
         )

@@ -1,0 +1,154 @@
+"""Identity and access settings: API keys, OIDC, the dev IdP, browser sessions, RBAC rules, quotas."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from suite.config.section import Section
+
+
+class StaticApiKey(Section):
+    """A service key accepted until the identity layer takes over; only its hash is kept."""
+
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    roles: list[str] = Field(default_factory=lambda: ["employee"])
+
+
+class AuthSettings(Section):
+    static_api_keys: list[StaticApiKey] = Field(default_factory=list)
+
+
+class ClaimPaths(Section):
+    """Where the Principal's parts sit in a token's claims (dotted paths; the first present one wins)."""
+
+    subject: str = "sub"
+    name: list[str] = Field(default_factory=lambda: ["name", "preferred_username", "sub"])
+    # Keycloak: realm_access.roles; Entra ID: roles; plain IdPs: roles.
+    roles: list[str] = Field(default_factory=lambda: ["realm_access.roles", "roles"])
+    # Entra ID and Keycloak (with the group mapper): groups.
+    groups: list[str] = Field(default_factory=lambda: ["groups"])
+
+
+class OidcSettings(Section):
+    """The company IdP (or the dev IdP): how tokens are validated and users log in."""
+
+    # The issuer URL exactly as it appears in tokens' iss; discovery is read from
+    # {issuer}/.well-known/openid-configuration. None: the dev IdP's when it is enabled,
+    # otherwise bearer tokens are not accepted.
+    issuer: str | None = None
+    # The aud every access token must carry.
+    audience: str = "suite"
+    # (pydantic copies mutable defaults per instance; ruff cannot see that Section is a pydantic model)
+    algorithms: list[Literal["RS256", "PS256", "ES256"]] = ["RS256", "PS256", "ES256"]  # noqa: RUF012
+    leeway_s: int = Field(default=30, ge=0, le=300)
+    # An unknown kid triggers a JWKS refetch at most this often.
+    jwks_min_refetch_s: float = Field(default=60, ge=0)
+    # The browser login's client (authorization code + PKCE).
+    client_id: str = "suite-web"
+    client_secret: str | None = None
+    claims: ClaimPaths = ClaimPaths()
+    # IdP role or group name -> suite roles, e.g. {"/Compliance": ["compliance_officer"]}.
+    role_mapping: dict[str, list[str]] = Field(default_factory=dict)
+    # Suite roles a token's own role claims may carry through unmapped.
+    suite_roles: list[str] = Field(default_factory=lambda: ["employee", "compliance_officer", "admin"])
+
+
+class DevIdpUser(Section):
+    username: str
+    password: str
+    name: str
+    email: str
+    groups: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+
+
+class DevIdpClient(Section):
+    client_id: str
+    client_secret: str | None = None  # None: a public client (PKCE only)
+    redirect_uris: list[str] = Field(default_factory=list)
+    post_logout_redirect_uris: list[str] = Field(default_factory=list)
+    grant_types: list[Literal["authorization_code", "refresh_token", "client_credentials"]] = [  # noqa: RUF012
+        "authorization_code",
+        "refresh_token",
+    ]
+    # For client_credentials: the roles the service token carries.
+    roles: list[str] = Field(default_factory=list)
+
+
+class DevIdpSettings(Section):
+    """The development OIDC provider (`suite dev-idp`); refused in production mode."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=1, le=65535)
+    access_token_ttl_s: int = Field(default=900, gt=0)
+    refresh_token_ttl_s: int = Field(default=8 * 3600, gt=0)
+    users: list[DevIdpUser] = Field(default_factory=list)
+    clients: list[DevIdpClient] = Field(default_factory=list)
+
+
+class SessionSettings(Section):
+    """Browser sessions after an OIDC login (server-side; the cookie holds only a random id)."""
+
+    cookie_name: str = "suite_session"
+    # Absolute lifetime and idle timeout of a session.
+    max_age_s: int = Field(default=8 * 3600, gt=0)
+    idle_timeout_s: int = Field(default=3600, gt=0)
+    # auto: Secure when the request came over HTTPS (X-Forwarded-Proto from the TLS proxy counts).
+    secure_cookie: Literal["auto", "always", "never"] = "auto"
+    # Signs the short-lived login-transaction cookie (state, nonce, PKCE verifier).
+    # None: generated once into data_dir/secrets/session.key.
+    secret_key: str | None = None
+
+
+PolicyRoute = Literal["chat", "completions", "embeddings", "retrieval", "audit", "admin", "guardrails"]
+
+
+class PolicyRule(Section):
+    """Grants the listed routes to anyone holding one of the roles or groups."""
+
+    name: str
+    roles: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    routes: list[PolicyRoute]
+    # Glob patterns over model names (not aliases), e.g. ["*"] or ["smollm2-*"].
+    models: list[str] = Field(default_factory=list)
+    # Glob patterns over RAG collection names.
+    collections: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _grants_someone(self) -> PolicyRule:
+        if not self.roles and not self.groups:
+            raise ValueError(f"rule {self.name!r} grants nothing: name roles or groups")
+        return self
+
+
+class QuotaLimits(Section):
+    # None: unlimited.
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_day: int | None = Field(default=None, ge=1)
+
+
+class QuotaSettings(Section):
+    enabled: bool = True
+    # For every principal unless a role or subject entry says otherwise.
+    default: QuotaLimits = QuotaLimits(requests_per_minute=120, tokens_per_day=500_000)
+    # Per suite role; a principal with several roles gets the most generous limit of each kind.
+    roles: dict[str, QuotaLimits] = Field(default_factory=dict)
+    # Per subject (e.g. "alice" or "apikey:0123abcd4567"); wins over roles and default.
+    subjects: dict[str, QuotaLimits] = Field(default_factory=dict)
+    # Seconds between reconciliations of the in-memory counters with the database: the most a crash
+    # loses, and about how long replicas on one PostgreSQL take to see each other's counts.
+    sync_interval_s: float = Field(default=1.0, gt=0, le=60)
+
+
+class IdentitySettings(Section):
+    oidc: OidcSettings = OidcSettings()
+    dev_idp: DevIdpSettings = DevIdpSettings()
+    session: SessionSettings = SessionSettings()
+    # Deny by default: a request is allowed only when a rule grants it.
+    policy: list[PolicyRule] = Field(default_factory=list)
+    quotas: QuotaSettings = QuotaSettings()

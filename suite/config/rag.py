@@ -1,0 +1,55 @@
+"""RAG settings: the vector store, chunking, retrieval and grounding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from suite.config.section import Section
+
+
+class RagCollectionSettings(Section):
+    """Per knowledge collection overrides."""
+
+    # Dense + sparse (RRF) or dense only; None: rag.hybrid.
+    hybrid: bool | None = None
+
+
+class RagSettings(Section):
+    """Retrieval-augmented generation: the vector store, chunking, retrieval and grounding."""
+
+    # Qdrant local mode (embedded default): an on-disk path, absolute or relative to data_dir.
+    # Only one process can open it: ingest with the CLI while the gateway is stopped, or use a server.
+    qdrant_path: Path = Path("qdrant")
+    # Production: a Qdrant server or cluster, e.g. http://qdrant.internal:6333 (wins over qdrant_path).
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    # The embedding model (a name in embeddings.models) that encodes chunks and questions.
+    embedding_model: str = "all-minilm-l6-v2"
+    # The chat model that a "rag:<collection>" alias and requests naming collections go to.
+    chat_model: str = "default"
+    top_k: int = Field(default=5, ge=1, le=50)
+    max_top_k: int = Field(default=50, ge=1, le=200)
+    # Chunk size and overlap in the embedding model's tokenizer tokens (keep below its max_seq_length).
+    chunk_tokens: int = Field(default=200, ge=16, le=8192)
+    chunk_overlap_tokens: int = Field(default=32, ge=0)
+    # Dense + sparse term vectors fused with Qdrant's RRF; per collection in collections.
+    hybrid: bool = True
+    collections: dict[str, RagCollectionSettings] = Field(default_factory=dict)
+    # Below this dense (cosine) score nothing counts as relevant and the model is told so.
+    min_score: float = Field(default=0.25, ge=-1, le=1)
+    # Chunks embedded and upserted per batch while ingesting (the encoder sorts a batch by length:
+    # larger batches pad less).
+    ingest_batch: int = Field(default=256, ge=1)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> RagSettings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("rag.chunk_overlap_tokens must be smaller than rag.chunk_tokens")
+        return self
+
+    def hybrid_for(self, collection: str) -> bool:
+        """Whether a collection is searched dense + sparse (RRF) or dense only."""
+        override = self.collections.get(collection)
+        return self.hybrid if override is None or override.hybrid is None else override.hybrid

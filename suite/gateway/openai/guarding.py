@@ -1,0 +1,243 @@
+"""The guardrails around one model call: the glue between ``ModelCall`` and the pipeline.
+
+Input: every turn's PII is masked (reversibly, with the request's vault), user turns are
+checked for injection and by Llama Guard. Output: the answer is masked, judged and, when
+the request asked for a JSON schema, validated (with one retry carrying the validation
+error). Streams go through a ``StreamGuard``. The model and the audit trail only ever see
+placeholders; the caller's own values are put back in what the caller receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from suite.config import GuardCheck
+from suite.errors import ContentBlocked, GuardrailUnavailable, OutputSchemaViolation
+from suite.gateway.errors import error_body
+from suite.gateway.openai.protocol import ChatCompletionRequest, CompletionRequest
+from suite.guardrails import Guardrails, Scope, Screened, Stage, StreamGuard, Vault, Verdict
+from suite.guardrails.schema import requested_schema, violation
+from suite.serving import UpstreamReply
+
+Resend = Callable[[bytes], Awaitable[UpstreamReply]]
+
+
+class RequestGuard:
+    """One request's guardrails: verdicts, the placeholder vault and the stream guard."""
+
+    def __init__(self, guardrails: Guardrails | None, *, scope: Scope) -> None:
+        self._guardrails = guardrails
+        self._scope = scope
+        self._vault = Vault()
+        self._verdicts: list[Verdict] = []
+        self._masked: dict[str, str] = {}  # audit masking already done on a worker
+        self._prompt: str | None = None
+        self._schema: dict[str, Any] | None = None
+        self._stream: StreamGuard | None = None
+
+    @property
+    def verdicts(self) -> list[dict[str, Any]]:
+        """The verdicts so far, as the audit record keeps them (findings only; clean checks are left out)."""
+        return [v.as_record() for v in self._verdicts if v.outcome != "allow" or v.name == "llamaguard"]
+
+    @property
+    def audit_mask(self) -> Callable[[str], str] | None:
+        """The audit trail's masker (content policy "masked"): placeholders instead of PII.
+
+        None without a PII masker, so that "masked" falls back to a hash rather than the clear text.
+        """
+        if self._guardrails is None or self._guardrails.pii is None:
+            return None
+        pii = self._guardrails.pii
+        return lambda text: self._masked[text] if text in self._masked else pii.mask_text(text)
+
+    # ---- input ---------------------------------------------------------------------------
+
+    async def check_input(self, body: ChatCompletionRequest | CompletionRequest) -> Any:
+        """The request with its turns masked; ContentBlocked when an enforced check blocks."""
+        if self._guardrails is None:
+            return body
+        if isinstance(body, CompletionRequest):
+            if not isinstance(body.prompt, str):
+                return body  # token ids: nothing to read
+            (screened,) = await self._screen([body.prompt], "input")
+            self._prompt = screened.text
+            return body.model_copy(update={"prompt": screened.text})
+        self._schema = requested_schema(body.response_format)
+        messages = [m.model_copy() for m in body.messages]
+        users = [m for m in messages if m.role == "user" and isinstance(m.content, str)]
+        others = [m for m in messages if m.role != "user" and isinstance(m.content, str) and m.content]
+        # Other turns (system, earlier answers) may hold PII too; injection is judged on user turns.
+        pii_only: tuple[GuardCheck, ...] = ("injection", "llamaguard")
+        for batch, skip in ((users, ()), (others, pii_only)):
+            results = await self._screen([str(m.content) for m in batch], "input", skip=skip)
+            for message, result in zip(batch, results, strict=True):
+                message.content = result.text
+        self._prompt = str(users[-1].content) if users else None
+        return body.model_copy(update={"messages": messages})
+
+    # ---- non-streamed output -------------------------------------------------------------
+
+    async def check_reply(self, reply: UpstreamReply, *, payload: dict[str, Any], resend: Resend) -> UpstreamReply:
+        """The answer masked and judged, and (asked for) valid against the schema, retried once if not."""
+        if self._guardrails is None or reply.status_code != 200:
+            return reply
+        reply = await self._guard_answer(reply)
+        checks = self._guardrails.checks("output", self._scope)
+        if self._schema is None or "schema" not in checks:
+            return reply
+        problem = _schema_problem(reply, self._schema)
+        if problem and self._guardrails.settings.output_schema.retry and "messages" in payload:
+            retry = {**payload, "messages": [*payload["messages"], *_retry_turns(reply, problem)]}
+            self._note("schema", "mask", f"retried: {problem}", 1.0, enforced=True)
+            reply = await self._guard_answer(await resend(json.dumps(retry).encode()))
+            problem = _schema_problem(reply, self._schema) if reply.status_code == 200 else None
+        if problem:
+            enforced = checks["schema"] == "enforce"
+            self._note("schema", "block", problem, 1.0, enforced=enforced)
+            if enforced:
+                raise OutputSchemaViolation(f"The answer does not match the requested schema: {problem}.")
+        return reply
+
+    def reveal(self, content: bytes) -> bytes:
+        """What the caller receives: their own placeholders replaced by their own values again."""
+        if not self._vault.by_placeholder:
+            return content
+        body = json.loads(content)
+        for choice in body.get("choices") or []:
+            message = choice.get("message")
+            if isinstance(message, dict) and isinstance(message.get("content"), str):
+                message["content"] = self._vault.reveal(message["content"])
+            if isinstance(choice.get("text"), str):
+                choice["text"] = self._vault.reveal(choice["text"])
+        return json.dumps(body).encode()
+
+    async def _guard_answer(self, reply: UpstreamReply) -> UpstreamReply:
+        body = json.loads(reply.content)
+        for choice in body.get("choices") or []:
+            message = choice.get("message") if isinstance(choice.get("message"), dict) else None
+            text = message.get("content") if message else choice.get("text")
+            if not isinstance(text, str) or not text:
+                continue
+            (screened,) = await self._screen([text], "output")
+            self._masked[text] = screened.text
+            if message:
+                message["content"] = screened.text
+            else:
+                choice["text"] = screened.text
+        return UpstreamReply(reply.status_code, json.dumps(body).encode(), reply.backend)
+
+    # ---- streams -------------------------------------------------------------------------
+
+    async def observe(self, piece: bytes) -> bytes:
+        """A piece of the stream as the caller gets it (masked, revealed, held back, or stopped)."""
+        stream = self._stream_guard()
+        return piece if stream is None else await stream.feed(piece)
+
+    async def finish_stream(self, answer: str | None = None) -> bytes:
+        """Whatever is still held back, then a schema error event if the answer broke the schema.
+
+        Also pre-masks the whole answer for the audit record.
+        """
+        stream = self._stream_guard()
+        if stream is None:
+            return b""
+        tail = await stream.flush()
+        if answer and self._guardrails is not None and self._guardrails.pii is not None:
+            self._masked[answer] = await asyncio.to_thread(self._guardrails.pii.mask_text, answer)
+        return tail + self._streamed_schema_error(stream)
+
+    def _streamed_schema_error(self, stream: StreamGuard) -> bytes:
+        # A streamed answer has already gone out: it cannot be retried or withheld. It is
+        # validated once complete, and a violation ends the stream with an error event
+        # naming it (before [DONE]) instead of passing silently.
+        assert self._guardrails is not None
+        mode = self._guardrails.checks("output", self._scope).get("schema")
+        if self._schema is None or mode is None or stream.blocked is not None:
+            return b""
+        for index, text in sorted(stream.sent.items()):
+            problem = violation(text, self._schema)
+            if problem is None:
+                continue
+            where = f" (choice {index})" if len(stream.sent) > 1 else ""
+            self._note("schema", "block", f"streamed answer{where}: {problem}", 1.0, enforced=mode == "enforce")
+            if mode != "enforce":
+                return b""
+            error = OutputSchemaViolation(
+                f"The streamed answer{where} does not match the requested schema: {problem}.", param="response_format"
+            )
+            body = error_body(error.message, error.error_type, param=error.param, code=error.code)
+            return b"data: " + json.dumps(body).encode() + b"\n\n"
+        return b""
+
+    def _stream_guard(self) -> StreamGuard | None:
+        if self._guardrails is None:
+            return None
+        if self._stream is None:
+            checks = self._guardrails.checks("output", self._scope)
+            pii = self._guardrails.pii if checks.get("pii") == "enforce" else None
+            self._stream = StreamGuard(
+                spans=pii.spans if pii else None,
+                vault=self._vault,
+                window=self._guardrails.settings.pii.stream_window_chars,
+                judge=self._judge if "llamaguard" in checks else None,
+            )
+        return self._stream
+
+    async def _judge(self, answer: str) -> Verdict | None:
+        assert self._guardrails is not None
+        finding = await self._guardrails.safety(answer, role="assistant", prompt=self._prompt)
+        mode = self._guardrails.checks("output", self._scope).get("llamaguard", "record")
+        verdict = Verdict("llamaguard", "output", finding.outcome, finding.reason, finding.score, mode == "enforce")
+        if verdict.outcome != "allow":
+            self._verdicts.append(verdict)
+        return verdict if verdict.blocks else None
+
+    # ---- shared --------------------------------------------------------------------------
+
+    async def _screen(self, texts: list[str], stage: Stage, *, skip: tuple[GuardCheck, ...] = ()) -> list[Screened]:
+        assert self._guardrails is not None
+        results = await self._guardrails.screen(
+            texts,
+            stage=stage,
+            scope=self._scope,
+            vault=self._vault,
+            skip=skip,
+            prompt=self._prompt,
+        )
+        for result in results:
+            self._verdicts += result.verdicts
+            if blocked := result.blocked_by:
+                if blocked.details.get("unavailable"):
+                    raise GuardrailUnavailable(f"The {blocked.name} guardrail could not decide: {blocked.reason}.")
+                raise ContentBlocked(f"Refused by the {blocked.name} guardrail ({stage}): {blocked.reason}.")
+        return results
+
+    def _note(self, name: str, outcome: Any, reason: str, score: float, *, enforced: bool) -> None:
+        self._verdicts.append(Verdict(name, "output", outcome, reason, score, enforced))
+
+
+def _answer(reply: UpstreamReply) -> str:
+    body = json.loads(reply.content)
+    choice = (body.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    text = message.get("content") if isinstance(message, dict) else None
+    return text if isinstance(text, str) else str(choice.get("text") or "")
+
+
+def _schema_problem(reply: UpstreamReply, schema: dict[str, Any]) -> str | None:
+    return violation(_answer(reply), schema)
+
+
+def _retry_turns(reply: UpstreamReply, problem: str) -> list[dict[str, str]]:
+    return [
+        {"role": "assistant", "content": _answer(reply)},
+        {
+            "role": "user",
+            "content": f"That answer does not match the required JSON schema: {problem}. "
+            "Answer again with only a JSON document that matches the schema.",
+        },
+    ]

@@ -1,0 +1,99 @@
+"""Chat with retrieval: the gateway side of a grounded chat request.
+
+A request asks for retrieval by naming collections (the extra body field ``collections``) or
+by the model alias ``rag:<collection>``, which goes to ``rag.chat_model``. After the model's
+policy and quota checks, the last user turn is the query; the retrieved (and screened) chunks
+become numbered sources in a system message, and the answer carries the citations: a
+``citations`` field in a JSON answer, and one ``chat.completion.citations`` event just before
+``[DONE]`` in a stream.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from suite.auth import Principal
+from suite.config import Settings
+from suite.errors import InvalidRequest, PermissionDenied
+from suite.gateway.deps import Services
+from suite.gateway.openai.protocol import ChatCompletionRequest, ChatMessage
+from suite.rag import Citation, Retrieval, citations, grounding_prompt
+
+RAG_ALIAS_PREFIX = "rag:"
+
+
+@dataclass(frozen=True)
+class RagTarget:
+    """The chat model to call and the collections to ground the answer in."""
+
+    model: str
+    collections: list[str]
+
+
+def rag_target(settings: Settings, body: ChatCompletionRequest) -> RagTarget | None:
+    """What a chat request asks of RAG, or None for a plain chat request."""
+    named = list(body.collections or [])
+    if body.model.startswith(RAG_ALIAS_PREFIX):
+        return RagTarget(settings.rag.chat_model, [body.model[len(RAG_ALIAS_PREFIX) :], *named])
+    return RagTarget(body.model, named) if named else None
+
+
+@dataclass(frozen=True)
+class GroundedChat:
+    """A chat request's retrieval and the citations its answer carries."""
+
+    retrieval: Retrieval
+    citations: list[Citation]
+
+    @classmethod
+    async def build(
+        cls, services: Services, principal: Principal, body: ChatCompletionRequest, target: RagTarget
+    ) -> tuple[GroundedChat, ChatCompletionRequest]:
+        """Retrieve for the last user turn; the request to forward, with the grounding system message."""
+        if services.rag is None:  # RAG not configured: every collection is unknown, so refuse alike
+            raise PermissionDenied(f"You are not allowed to use the collection '{target.collections[0]}'.")
+        query = _last_user_text(body)
+        retrieval = await services.rag.retrieve(principal, query, target.collections)
+        grounded = cls(retrieval, citations(retrieval))
+        return grounded, _with_system(body, grounding_prompt(retrieval))
+
+    def audit_fields(self) -> dict[str, Any]:
+        """The audit record's RAG fields."""
+        return {"collections": self.retrieval.collections, "chunk_ids": self.retrieval.chunk_ids}
+
+    def annotate(self, content: bytes) -> bytes:
+        """A non-streamed answer with its citations added."""
+        body = json.loads(content)
+        body["citations"] = [c.as_dict() for c in self.citations]
+        return json.dumps(body).encode()
+
+    def citations_event(self) -> bytes:
+        """The SSE event sent just before [DONE]."""
+        event = {"object": "chat.completion.citations", "citations": [c.as_dict() for c in self.citations]}
+        return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+
+def _last_user_text(body: ChatCompletionRequest) -> str:
+    for message in reversed(body.messages):
+        if message.role == "user":
+            if isinstance(message.content, list):
+                return " ".join(str(p.get("text", "")) for p in message.content if p.get("type") == "text")
+            if message.content:
+                return message.content
+    raise InvalidRequest("A request with collections needs a user message to search for.", param="messages")
+
+
+def _with_system(body: ChatCompletionRequest, grounding: str) -> ChatCompletionRequest:
+    # One system message (small chat templates take only one): the client's own first, then the grounding.
+    messages = list(body.messages)
+    if messages and messages[0].role == "system" and isinstance(messages[0].content, str):
+        system = ChatMessage(role="system", content=f"{messages[0].content}\n\n{grounding}")
+        messages = [system, *messages[1:]]
+    else:
+        messages = [ChatMessage(role="system", content=grounding), *messages]
+    fields = body.model_dump(exclude_unset=True, exclude={"collections", "messages"})
+    return ChatCompletionRequest.model_validate(
+        {**fields, "messages": [m.model_dump(exclude_unset=True) for m in messages]}
+    )

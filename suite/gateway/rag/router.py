@@ -1,0 +1,92 @@
+"""``POST /v1/retrieve``: the chunks a caller may read that answer a query, with scores and sources."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
+from suite.errors import PermissionDenied
+from suite.gateway.deps import PrincipalDep, RequestIdDep, ServicesDep, require_principal
+from suite.gateway.openai.protocol import ErrorResponse
+from suite.gateway.rag.protocol import RetrievedItem, RetrieveRequest, RetrieveResponse, Source
+from suite.rag import RagService
+
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 429, 503)}
+
+
+@contextlib.asynccontextmanager
+async def _open_store(app: FastAPI) -> AsyncIterator[None]:
+    # FastAPI runs an included router's lifespan inside the app's: after the embedding models are loaded,
+    # and closed again before the app's own shutdown closes them.
+    rag: RagService | None = app.state.services.rag
+    if rag is not None:
+        await rag.open()
+    try:
+        yield
+    finally:
+        if rag is not None:
+            rag.close()
+
+
+router = APIRouter(
+    prefix="/v1", dependencies=[Depends(require_principal)], responses=_ERRORS, tags=["rag"], lifespan=_open_store
+)
+
+
+@router.post("/retrieve", response_model=RetrieveResponse)
+async def retrieve(
+    body: RetrieveRequest, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+) -> RetrieveResponse:
+    """Search knowledge collections; only chunks the caller may read are ever fetched."""
+    started = time.perf_counter()
+    if services.rag is None:  # RAG not configured: every collection is unknown, so refuse alike
+        raise PermissionDenied(f"You are not allowed to use the collection '{body.collections[0]}'.")
+    await services.quotas.admit(principal)
+    found = await services.rag.retrieve(
+        principal, body.query, body.collections, top_k=body.top_k, document_ids=body.document_ids
+    )
+    content = content_policy_for(services.settings.audit, route="retrieval", model=None)
+    await services.audit.record(
+        AuditEvent(
+            event_class="model_request",
+            action="retrieve",
+            request_id=request_id,
+            client_address=request.client.host if request.client else None,
+            route=request.url.path,
+            model=services.settings.rag.embedding_model,
+            backend="in-process",
+            collections=found.collections,
+            chunk_ids=found.chunk_ids,
+            decision="allow",
+            decision_rule=",".join(sorted({d.rule for d in found.decisions})),
+            verdicts=found.verdicts,
+            http_status=200,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            content_policy=content,
+            prompt=apply_content_policy(content, body.query),
+            **principal_fields(principal),
+        )
+    )
+    items = [
+        RetrievedItem(
+            chunk_id=c.chunk_id,
+            text=c.text,
+            score=c.score,
+            source=Source(
+                document_id=c.document_id,
+                collection=c.collection,
+                title=c.title,
+                source_uri=c.source_uri,
+                page=c.page,
+                section=c.section,
+                classification=c.classification,
+            ),
+        )
+        for c in found.chunks
+    ]
+    return RetrieveResponse(data=items, relevant=found.relevant)

@@ -1,0 +1,226 @@
+"""`suite ingest`, `suite collections ...` and `suite rag eval`: RAG administration from the shell.
+
+Each command opens the vector store itself. With Qdrant local mode (the embedded default) only
+one process can hold the path: stop `suite up` first, or configure a Qdrant server
+(``rag.qdrant_url``), which gateway and CLI share. Ingesting and changing collections are
+admin actions and leave an audit record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from suite.config import ConfigError, Settings, load_settings
+from suite.errors import SuiteError
+
+_T = TypeVar("_T")
+
+collections_app = typer.Typer(help="Knowledge collections for RAG (admin).", no_args_is_help=True)
+rag_app = typer.Typer(help="RAG tools.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
+]
+CollectionOption = Annotated[str, typer.Option("--collection", help="The knowledge collection.")]
+_DEFAULT_GROUPS = "Groups that may read documents without an ACL of their own (sidecar or mapping)."
+_DEFAULT_USERS = "Subjects that may read documents without an ACL of their own."
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _run(settings: Settings, work: Callable[[Any], Awaitable[_T]], *, model: bool) -> _T:
+    """Open RAG (and the embedding model when needed), run work, close; domain errors become messages."""
+    from suite.auth import Policy
+    from suite.embeddings import EmbeddingService
+    from suite.observability import configure_logging, enforce_offline
+    from suite.rag.service import RagService
+
+    enforce_offline()
+    configure_logging(settings.logging)
+
+    async def main() -> _T:
+        embeddings = EmbeddingService(settings)
+        rag = RagService(settings, embeddings, Policy(settings.identity.policy))
+        try:
+            if model:
+                await embeddings.load()
+            await rag.open()
+            return await work(rag)
+        finally:
+            rag.close()
+            embeddings.close()
+
+    try:
+        return asyncio.run(main())
+    except SuiteError as exc:
+        raise _fail(exc.message) from None
+
+
+def _audit(settings: Settings, action: str, details: dict[str, Any]) -> None:
+    from suite.audit import AuditEvent, AuditTrail
+    from suite.db import Database, migrate
+
+    database = Database(settings.database_url)
+    try:
+        migrate(database)
+        trail = AuditTrail(settings.audit, database, data_dir=settings.data_dir)
+        event = AuditEvent(
+            event_class="admin",
+            action=action,
+            subject=getpass.getuser(),
+            auth_method="cli",
+            collections=[details["collection"]] if "collection" in details else [],
+            details=details,
+        )
+        trail.record_sync(event)
+    except SuiteError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        database.dispose()
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A folder, a file, or a Confluence HTML space export (.zip).")],
+    collection: CollectionOption,
+    groups: Annotated[list[str] | None, typer.Option("--groups", help=_DEFAULT_GROUPS)] = None,
+    users: Annotated[list[str] | None, typer.Option("--users", help=_DEFAULT_USERS)] = None,
+    acl_map: Annotated[Path | None, typer.Option("--acl-map", help="Mapping file: path globs to an ACL.")] = None,
+    classification: Annotated[str, typer.Option(help="Classification of documents without their own.")] = "internal",
+    create: Annotated[bool, typer.Option("--create", help="Create the collection if it does not exist.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Ingest documents incrementally: unchanged files skipped, changed replaced, deleted removed."""
+    from suite.rag.connectors import AclEntry, ConfluenceExportConnector, Connector, FolderConnector
+
+    settings = _settings(config)
+    if not path.exists():
+        raise _fail(f"{path}: no such file or folder", 2)
+    try:
+        default = AclEntry.model_validate(
+            {"groups": _split(groups), "users": _split(users), "classification": classification}
+        )
+        kind = ConfluenceExportConnector if path.suffix.lower() == ".zip" else FolderConnector
+        connector: Connector = kind(path, mapping=acl_map, default=default)
+        documents = list(connector.documents())
+    except ValueError as exc:
+        raise _fail(f"Invalid ACL options: {exc}", 2) from None
+    except SuiteError as exc:
+        raise _fail(exc.message, 2) from None
+
+    async def work(rag: Any) -> Any:
+        if create and not await rag.store.exists(collection):
+            await rag.create_collection(collection)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"ingesting into {collection}", total=len(documents))
+            return await rag.ingest(
+                collection, documents, scope=connector.scope, advance=lambda _: progress.advance(task)
+            )
+
+    report = _run(settings, work, model=True)
+    _audit(settings, "ingest", {"collection": collection, "source": connector.scope, **report.summary()})
+    for uri, reason in report.failed.items():
+        typer.secho(f"skipped {uri}: {reason}", err=True, fg=typer.colors.YELLOW)
+    if report.without_acl:
+        typer.secho(
+            f"{len(report.without_acl)} document(s) have no ACL and are readable by no one "
+            "(give --groups/--users, a sidecar or a mapping file, and ingest again)",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+    typer.echo(" ".join(f"{key}={value}" for key, value in report.summary().items()))
+
+
+@collections_app.command("list")
+def collections_list(config: ConfigOption = None) -> None:
+    """List the knowledge collections."""
+    for name in _run(_settings(config), lambda rag: rag.collections(), model=False):
+        typer.echo(name)
+
+
+@collections_app.command("create")
+def collections_create(name: Annotated[str, typer.Argument()], config: ConfigOption = None) -> None:
+    """Create an empty knowledge collection."""
+    settings = _settings(config)
+    _run(settings, lambda rag: rag.create_collection(name), model=True)
+    _audit(settings, "collections.create", {"collection": name})
+    typer.echo(f"created {name}")
+
+
+@collections_app.command("delete")
+def collections_delete(
+    name: Annotated[str, typer.Argument()],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Delete a collection and every chunk in it."""
+    settings = _settings(config)
+    if not yes:
+        typer.confirm(f"Delete the collection {name!r} and all its chunks?", abort=True)
+    _run(settings, lambda rag: rag.delete_collection(name), model=False)
+    _audit(settings, "collections.delete", {"collection": name})
+    typer.echo(f"deleted {name}")
+
+
+@collections_app.command("stats")
+def collections_stats(name: Annotated[str, typer.Argument()], config: ConfigOption = None) -> None:
+    """Documents, chunks and vector size of a collection."""
+    settings = _settings(config)
+    stats = _run(settings, lambda rag: rag.stats(name), model=False)
+    table = Table("collection", "documents", "chunks", "vector size", "hybrid")
+    hybrid = "yes" if settings.rag.hybrid_for(name) else "no"
+    table.add_row(stats.name, str(stats.documents), str(stats.chunks), str(stats.vector_size), hybrid)
+    Console().print(table)
+
+
+@rag_app.command("eval")
+def rag_eval(
+    k: Annotated[int, typer.Option(min=1, max=50, help="Recall at this many results.")] = 5,
+    questions: Annotated[Path | None, typer.Option(help="Labelled questions (default: the shipped set).")] = None,
+    samples: Annotated[Path | None, typer.Option(help="Documents (default: the shipped samples).")] = None,
+    dense_only: Annotated[bool, typer.Option("--dense-only", help="Dense retrieval only (no RRF).")] = False,
+    min_recall: Annotated[float, typer.Option(help="Exit 1 below this recall.")] = 0.0,
+    config: ConfigOption = None,
+) -> None:
+    """Recall@k of the labelled German and English question set over the sample documents."""
+    from suite.observability import enforce_offline
+    from suite.rag.evaluation import QUESTIONS_FILE, SAMPLES_DIR, evaluate, load_questions
+
+    settings = _settings(config)
+    enforce_offline()
+    asked = load_questions(questions or QUESTIONS_FILE)
+    hybrid = False if dense_only else None
+    try:
+        result = asyncio.run(evaluate(settings, questions=asked, samples=samples or SAMPLES_DIR, k=k, hybrid=hybrid))
+    except SuiteError as exc:
+        raise _fail(exc.message) from None
+    for miss in result.misses:
+        typer.echo(f"miss [{miss.lang}] {miss.question} (expected {miss.expected})")
+    for lang in sorted(result.totals):
+        typer.echo(f"recall@{k} {lang}: {result.recall_of(lang):.3f} ({result.hits[lang]}/{result.totals[lang]})")
+    typer.echo(f"recall@{k}: {result.recall:.3f} over {sum(result.totals.values())} questions")
+    if result.recall < min_recall:
+        raise _fail(f"recall@{k} {result.recall:.3f} is below --min-recall {min_recall}")

@@ -1,0 +1,151 @@
+"""Ingest: documents from a connector into a knowledge collection, incrementally by content hash.
+
+Per document: unchanged bytes are skipped (an ACL or classification change alone is applied to
+the stored chunks without re-embedding); new and changed documents are loaded, chunked,
+embedded and replace their old chunks; documents the source no longer has (under the
+connector's scope) are removed. A document that cannot be read is reported by name and
+skipped, keeping whatever version was stored before, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from suite.errors import DocumentUnreadable, InvalidRequest
+from suite.rag.acl import ACL_GROUPS, ACL_USERS
+from suite.rag.chunking import Chunker
+from suite.rag.documents import Chunk, SourceDocument, content_hash
+from suite.rag.loaders import load
+from suite.rag.store import KnowledgeStore, Point, StoredDocument
+from suite.rag.vectors import TextEncoder
+
+
+@dataclass
+class IngestReport:
+    """What one run did, by source URI."""
+
+    collection: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    access_changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    # Stored without any ACL: readable by no one until an admin grants access.
+    without_acl: list[str] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, int | float]:
+        """Counts for the audit record and the CLI's last line."""
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "access_changed": len(self.access_changed),
+            "unchanged": len(self.unchanged),
+            "removed": len(self.removed),
+            "failed": len(self.failed),
+            "without_acl": len(self.without_acl),
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+class Ingestor:
+    """Brings a collection in line with a source; chunks are embedded in batches across documents."""
+
+    def __init__(self, store: KnowledgeStore, encoder: TextEncoder, chunker: Chunker, *, batch: int) -> None:
+        self._store = store
+        self._encoder = encoder
+        self._chunker = chunker
+        self._batch = batch
+        self._pending: list[Chunk] = []
+
+    async def run(
+        self,
+        collection: str,
+        documents: Sequence[SourceDocument],
+        *,
+        scope: str,
+        advance: Callable[[SourceDocument], None] = lambda _: None,
+    ) -> IngestReport:
+        """Ingest documents (all under scope) into an existing collection; removes what scope lost."""
+        if not await self._store.exists(collection):
+            raise InvalidRequest(f"No collection '{collection}': create it first.", param="collection")
+        started = time.perf_counter()
+        report = IngestReport(collection)
+        stored = await self._store.documents(collection, scope=scope)
+        seen = set()
+        for document in documents:
+            seen.add(document.uri)
+            try:
+                await self._one(collection, document, stored.get(document.uri), report)
+            except (DocumentUnreadable, OSError) as exc:
+                report.failed[document.uri] = exc.message if isinstance(exc, DocumentUnreadable) else str(exc)
+            advance(document)
+        await self._flush(collection, report)
+        for uri, state in stored.items():
+            if uri not in seen:
+                await self._store.remove_document(collection, state.document_id)
+                report.removed.append(uri)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    async def _one(
+        self, collection: str, document: SourceDocument, stored: StoredDocument | None, report: IngestReport
+    ) -> None:
+        data = await asyncio.to_thread(document.read)
+        digest = content_hash(data)
+        if document.acl.empty:
+            report.without_acl.append(document.uri)
+        if stored is not None and stored.content_hash == digest:
+            if (stored.acl, stored.classification) != (document.acl, document.classification):
+                await self._store.set_access(collection, document.document_id, document.acl, document.classification)
+                report.access_changed.append(document.uri)
+            else:
+                report.unchanged.append(document.uri)
+            return
+        chunks = await asyncio.to_thread(self._chunk, document, data, digest)
+        if not chunks:
+            raise DocumentUnreadable(f"{document.uri}: no text found (a scanned PDF needs OCR first)")
+        if stored is not None:
+            await self._store.remove_document(collection, document.document_id)
+        (report.updated if stored is not None else report.added).append(document.uri)
+        self._pending += chunks
+        if len(self._pending) >= self._batch:
+            await self._flush(collection, report)
+
+    def _chunk(self, document: SourceDocument, data: bytes, digest: str) -> list[Chunk]:
+        return self._chunker.chunks(document, load(document, data), content_hash=digest)
+
+    async def _flush(self, collection: str, report: IngestReport) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self._batch], self._pending[self._batch :]
+            texts = [c.embedding_text for c in batch]
+            dense = await self._encoder.dense(texts, kind="passage")
+            sparse = self._encoder.sparse(texts)
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            points = [Point(c.chunk_id, d, s, _payload(c, now)) for c, d, s in zip(batch, dense, sparse, strict=True)]
+            await self._store.add_points(collection, points)
+            report.chunks += len(points)
+
+
+def _payload(chunk: Chunk, ingested_at: str) -> dict[str, object]:
+    return {
+        "document_id": chunk.document_id,
+        "chunk_index": chunk.index,
+        "text": chunk.text,
+        "title": chunk.title,
+        "source_uri": chunk.source_uri,
+        "page": chunk.page,
+        "section": chunk.section,
+        "content_hash": chunk.content_hash,
+        "classification": chunk.classification,
+        ACL_GROUPS: sorted(chunk.acl.groups),
+        ACL_USERS: sorted(chunk.acl.users),
+        "ingested_at": ingested_at,
+    }

@@ -1,0 +1,109 @@
+"""RAG in one process: the store, the encoder, retrieval with screening, collections and ingest over them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from suite.auth import Policy, Principal
+from suite.config import Settings
+from suite.embeddings import EmbeddingService
+from suite.rag.chunking import Chunker
+from suite.rag.documents import SourceDocument
+from suite.rag.ingest import Ingestor, IngestReport
+from suite.rag.retrieval import Retrieval, Retriever
+from suite.rag.screening import AllowAll, ChunkScreen
+from suite.rag.store import CollectionStats, KnowledgeStore
+from suite.rag.vectors import TextEncoder
+
+
+class RagService:
+    """Opened once (after the embedding models are loaded) by the gateway or a CLI command."""
+
+    def __init__(self, settings: Settings, embeddings: EmbeddingService, policy: Policy) -> None:
+        self.settings = settings
+        self._embeddings = embeddings
+        self._policy = policy
+        # Replaceable: the guardrails set their indirect-injection screen here.
+        self.screen: ChunkScreen = AllowAll()
+        self._store: KnowledgeStore | None = None
+
+    @classmethod
+    def configured(cls, settings: Settings, embeddings: EmbeddingService, policy: Policy) -> RagService | None:
+        """RAG for these settings, or None when rag.embedding_model is not among the embedding models."""
+        return cls(settings, embeddings, policy) if settings.rag.embedding_model in embeddings.names else None
+
+    @property
+    def store(self) -> KnowledgeStore:
+        if self._store is None:
+            raise RuntimeError("RagService.open() first")
+        return self._store
+
+    @property
+    def encoder(self) -> TextEncoder:
+        """The RAG embedding model's encoder (dense and term vectors); after open()."""
+        return self._encoder
+
+    async def open(self) -> None:
+        """Open (or connect to) the vector store; VectorStoreUnavailable when it cannot be."""
+        if self._store is None:
+            self._store = await asyncio.to_thread(KnowledgeStore.open, self.settings)
+        encoder = TextEncoder(self._embeddings, self.settings.rag.embedding_model)
+        self._encoder = encoder
+        self._retriever = Retriever(self.settings.rag, self.store, encoder, self._policy)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # ---- retrieval --------------------------------------------------------------------
+
+    async def retrieve(
+        self,
+        principal: Principal,
+        query: str,
+        collections: list[str],
+        *,
+        top_k: int | None = None,
+        document_ids: list[str] | None = None,
+    ) -> Retrieval:
+        """Readable chunks for the question, after the screening stage."""
+        found = await self._retriever.retrieve(principal, query, collections, top_k=top_k, document_ids=document_ids)
+        screened = await self.screen.screen(found.chunks, principal=principal, query=query)
+        return Retrieval(
+            query=found.query,
+            collections=found.collections,
+            chunks=screened.chunks,
+            relevant=found.relevant and bool(screened.chunks),
+            decisions=found.decisions,
+            verdicts=screened.verdicts,
+        )
+
+    # ---- administration ---------------------------------------------------------------
+
+    async def create_collection(self, name: str) -> None:
+        await self.store.create(name, vector_size=await self._encoder.size())
+
+    async def delete_collection(self, name: str) -> None:
+        await self.store.delete(name)
+
+    async def collections(self) -> list[str]:
+        return await self.store.names()
+
+    async def stats(self, name: str) -> CollectionStats:
+        return await self.store.stats(name)
+
+    async def ingest(
+        self,
+        collection: str,
+        documents: Sequence[SourceDocument],
+        *,
+        scope: str,
+        advance: Callable[[SourceDocument], None] = lambda _: None,
+    ) -> IngestReport:
+        """Bring a collection in line with a source's documents (see suite.rag.ingest)."""
+        rag = self.settings.rag
+        chunker = Chunker(self._encoder.tokenizer, size=rag.chunk_tokens, overlap=rag.chunk_overlap_tokens)
+        ingestor = Ingestor(self.store, self._encoder, chunker, batch=rag.ingest_batch)
+        return await ingestor.run(collection, documents, scope=scope, advance=advance)

@@ -1,0 +1,209 @@
+"""The adversarial access-control suite, through the real gateway (dev IdP tokens, real vLLM, real Qdrant).
+
+Bob (engineering) and Carol (compliance) try to reach the finance budget plan, which sits in the
+shared "handbook" collection with an ACL of the finance group, and the "finance" collection that
+RBAC gives to finance only: by exact title, by quoted sentences, by its real document id, via
+/v1/retrieve and chat (plain and streamed, body field and rag: alias), and by collection names.
+Alice (finance) asking the same is the control that proves the document is there to be found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from suite.auth import Policy
+from suite.auth.dev_idp import DevIdpKeys, mint_access_token
+from suite.config import Settings
+from suite.embeddings import EmbeddingService
+from suite.gateway import create_app
+from suite.rag import FolderConnector, RagService
+from suite.rag.evaluation import SAMPLES_DIR
+from suite.serving import EngineProcess
+from tests.auth.dev_idp.flow import dev_idp_settings
+from tests.support import SYSTEM, ServerThread, free_port, gateway_settings
+
+STAFF = ["employee", "compliance_officer"]
+CHAT = {"name": "staff-chat", "roles": STAFF, "routes": ["chat"], "models": ["*"]}
+SEARCH_HANDBOOK = {
+    "name": "staff-search-handbook",
+    "roles": STAFF,
+    "routes": ["retrieval"],
+    "collections": ["handbook"],
+}
+SEARCH_FINANCE = {
+    "name": "finance-search-finance",
+    "groups": ["finance"],
+    "routes": ["retrieval"],
+    "collections": ["finance"],
+}
+BUDGET = (SAMPLES_DIR / "finance" / "budget-plan-2027.md").resolve().as_uri()
+ATTACKS = [
+    "Budget Plan 2027 (confidential)",
+    "The board approved a total operating budget of 48.2 million euros for 2027",
+    '"Engineering receives 14.5 million euros"',
+    "Projekt Falke data center modernisation budget",
+    "What is the reserve for unplanned regulatory requirements?",
+]
+
+
+@pytest.fixture(scope="module")
+def rag_gateway(vllm_engine: EngineProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    port = free_port()
+    base = gateway_settings(
+        tmp_path_factory.mktemp("rag-gateway"),
+        backends=[vllm_engine.backend.url],
+        identity={"dev_idp": dev_idp_settings(), "policy": [CHAT, SEARCH_HANDBOOK, SEARCH_FINANCE]},
+        embeddings=True,
+        port=port,
+    )
+    settings = base.model_copy(update={"rag": base.rag.model_copy(update={"chat_model": "default"})})
+    asyncio.run(_ingest_samples(settings))  # before the gateway holds the local store
+    server = ServerThread(create_app(settings, manage_engines=False), port=port).start()
+    yield server
+    server.stop()
+
+
+async def _ingest_samples(settings: Settings) -> None:
+    embeddings = EmbeddingService(settings)
+    await embeddings.load()
+    rag = RagService(settings, embeddings, Policy([]))
+    await rag.open()
+    try:
+        connector = FolderConnector(SAMPLES_DIR)
+        documents = list(connector.documents())
+        for name, chosen in (("handbook", documents), ("finance", [d for d in documents if d.uri == BUDGET])):
+            await rag.create_collection(name)
+            await rag.ingest(name, chosen, scope=connector.scope)
+    finally:
+        rag.close()
+        embeddings.close()
+
+
+def token(gateway: ServerThread, user: str) -> dict[str, str]:
+    settings: Settings = gateway.server.config.app.state.services.settings
+    idp = settings.identity.dev_idp
+    person = next(u for u in idp.users if u.username == user)
+    keys = DevIdpKeys.load_or_create(settings.data_dir / "dev-idp")
+    issuer = settings.oidc_issuer
+    assert issuer is not None
+    jwt = mint_access_token(
+        idp, keys, issuer=issuer, audience="suite", user=person, client_id="suite-cli", scope="openid"
+    )
+    return {"authorization": f"Bearer {jwt}"}
+
+
+def retrieve(gateway: ServerThread, user: str, query: str, **body: object) -> httpx.Response:
+    payload = {"query": query, "collections": ["handbook"], "top_k": 20, **body}
+    return httpx.post(f"{gateway.url}/v1/retrieve", json=payload, headers=token(gateway, user), timeout=60)
+
+
+def chat(gateway: ServerThread, user: str, question: str, **body: object) -> httpx.Response:
+    payload = {"model": "rag:handbook", "messages": [SYSTEM, {"role": "user", "content": question}], "max_tokens": 8}
+    payload |= body
+    return httpx.post(f"{gateway.url}/v1/chat/completions", json=payload, headers=token(gateway, user), timeout=120)
+
+
+def uris(response: httpx.Response) -> set[str]:
+    assert response.status_code == 200, response.text
+    return {item["source"]["source_uri"] for item in response.json()["data"]}
+
+
+def test_owner_finds_the_budget_plan(rag_gateway: ServerThread) -> None:
+    """The control: the restricted document is there, and its owners find it."""
+    assert BUDGET in uris(retrieve(rag_gateway, "alice", ATTACKS[1]))
+    assert BUDGET in uris(retrieve(rag_gateway, "alice", ATTACKS[1], collections=["finance"]))
+
+
+@pytest.mark.parametrize("user", ["bob", "carol"])
+@pytest.mark.parametrize("query", ATTACKS)
+def test_retrieve_never_returns_restricted_chunks(rag_gateway: ServerThread, user: str, query: str) -> None:
+    found = uris(retrieve(rag_gateway, user, query))
+    assert BUDGET not in found
+
+
+def test_guessed_document_id_returns_nothing(rag_gateway: ServerThread) -> None:
+    from suite.rag import SourceDocument
+
+    budget_id = SourceDocument(uri=BUDGET, name="budget-plan-2027.md", read=bytes).document_id
+    for query in (budget_id, ATTACKS[0]):
+        response = retrieve(rag_gateway, "bob", query, document_ids=[budget_id])
+        assert uris(response) == set()
+        assert response.json()["relevant"] is False
+    assert BUDGET in uris(retrieve(rag_gateway, "alice", ATTACKS[0], document_ids=[budget_id]))
+
+
+def test_forbidden_and_unknown_collections_look_the_same(rag_gateway: ServerThread) -> None:
+    for name in ("finance", "does-not-exist"):
+        response = retrieve(rag_gateway, "bob", ATTACKS[0], collections=[name])
+        assert response.status_code == 403
+        error = response.json()["error"]
+        assert error["message"] == f"You are not allowed to use the collection '{name}'."
+        assert error["code"] == "permission_denied"
+        assert "handbook" not in error["message"]
+    assert retrieve(rag_gateway, "bob", ATTACKS[0], collections=["handbook", "finance"]).status_code == 403
+    assert retrieve(rag_gateway, "alice", ATTACKS[0], collections=["does-not-exist"]).status_code == 403
+
+
+@pytest.mark.parametrize("user", ["bob", "carol"])
+def test_chat_never_cites_restricted_chunks(rag_gateway: ServerThread, user: str) -> None:
+    for query in ATTACKS:
+        answer = chat(rag_gateway, user, query)
+        assert answer.status_code == 200, answer.text
+        assert all(c["source_uri"] != BUDGET for c in answer.json()["citations"])
+    denied = chat(rag_gateway, user, ATTACKS[0], model="default", collections=["finance"])
+    assert denied.status_code == 403
+    assert chat(rag_gateway, user, ATTACKS[0], model="rag:finance").status_code == 403
+
+
+def test_streamed_chat_ends_with_citations_before_done(rag_gateway: ServerThread) -> None:
+    response = chat(rag_gateway, "bob", "How long must a password be?", stream=True)
+    assert response.status_code == 200
+    events = [e for e in response.text.split("\n\n") if e.startswith("data: ")]
+    assert events[-1] == "data: [DONE]"
+    last = json.loads(events[-2][len("data: ") :])
+    assert last["object"] == "chat.completion.citations"
+    assert last["citations"][0]["source_uri"].endswith("it-security-policy.md")
+    assert all(c["source_uri"] != BUDGET for c in last["citations"])
+
+
+def test_chat_cites_sources_and_admits_when_nothing_is_found(rag_gateway: ServerThread) -> None:
+    answer = chat(rag_gateway, "alice", "What is the budget reserve for regulatory requirements?")
+    body = answer.json()
+    assert body["choices"][0]["message"]["content"]
+    citation = next(c for c in body["citations"] if c["source_uri"] == BUDGET)
+    assert citation["index"] >= 1
+    assert citation["section"] == "Budget Plan 2027 (confidential) > Department budgets"
+    nothing = chat(rag_gateway, "bob", "Zxqv blorft wumpel?", collections=["handbook"], model="default")
+    assert nothing.status_code == 200
+    assert nothing.json()["citations"] == []
+
+
+def test_retrieval_and_grounded_chat_are_audited(rag_gateway: ServerThread) -> None:
+    from sqlalchemy import select
+
+    from suite.audit.tables import AuditRecordRow
+
+    chat(rag_gateway, "alice", "What is the budget reserve?")
+    retrieve(rag_gateway, "alice", "hotel limit abroad")
+    database = rag_gateway.server.config.app.state.services.database
+    with database.sessions() as session:
+        rows = session.scalars(select(AuditRecordRow).order_by(AuditRecordRow.seq.desc()).limit(10)).all()
+    actions = {row.action: row for row in reversed(rows)}  # the newest record of each action
+    assert set(actions) >= {"retrieve", "chat.completions"}
+    for action in ("retrieve", "chat.completions"):
+        record = actions[action]
+        assert record.collections == ["handbook"]
+        assert record.chunk_ids
+        assert record.subject == "alice"
+
+
+def test_sample_sections_are_cited_with_page_or_section(rag_gateway: ServerThread) -> None:
+    found = retrieve(rag_gateway, "bob", "Wie viele Urlaubstage habe ich?", top_k=5).json()["data"]
+    sections = [(Path(item["source"]["source_uri"]).name, item["source"]["section"]) for item in found]
+    assert ("urlaubsregelung.md", "Urlaubsregelung > Urlaubsanspruch") in sections
