@@ -26,7 +26,9 @@ from suite.serving import ModelCatalog, Relay
 from suite.serving.supervisor import EngineSupervisor
 from tests.conftest import TEST_ENGINE_ARGS, TEST_ENGINE_ENV
 
-pytestmark = pytest.mark.slow
+# Two engines of its own beside the session's: on 2 cores the new engine's start starved while the
+# session engine also held a core, so this runs after the other tests, in a process of its own.
+pytestmark = [pytest.mark.slow, pytest.mark.isolated]
 
 
 def _imported_versions(demo_model_dir: Path, work: Path, database: Database) -> ModelRegistry:
