@@ -90,7 +90,9 @@ async def test_promotion_and_rollback_switch_engines_without_a_failed_request(
         source="registry",
         base_port=port,
         engine_args=TEST_ENGINE_ARGS,
-        engine_env=TEST_ENGINE_ENV,
+        # Unbound OpenMP threads: with vLLM's default binding both versions' workers sit on core 0, and
+        # the new one's start stalled there behind the old one's serving.
+        engine_env={**TEST_ENGINE_ENV, "VLLM_CPU_OMP_THREADS_BIND": "nobind"},
     )
     settings = Settings(
         data_dir=tmp_path / "data",
