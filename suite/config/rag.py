@@ -20,11 +20,14 @@ class RagSettings(Section):
     """Retrieval-augmented generation: the vector store, chunking, retrieval and grounding."""
 
     # Qdrant local mode (embedded default): an on-disk path, absolute or relative to data_dir.
-    # Only one process can open it: ingest with the CLI while the gateway is stopped, or use a server.
+    # Only one process can open it: while the gateway runs, ingest through it (`suite ingest --gateway`).
     qdrant_path: Path = Path("qdrant")
     # Production: a Qdrant server or cluster, e.g. http://qdrant.internal:6333 (wins over qdrant_path).
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
+    # Folders (absolute or relative to data_dir) under which the running gateway ingests on an admin's
+    # request (POST /v1/admin/collections/NAME/ingest, `suite ingest --gateway`). Empty: no ingest over HTTP.
+    ingest_roots: list[Path] = Field(default_factory=list)
     # The embedding model (a name in embeddings.models) that encodes chunks and questions.
     embedding_model: str = "all-minilm-l6-v2"
     # The chat model that a "rag:<collection>" alias and requests naming collections go to.

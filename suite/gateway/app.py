@@ -28,6 +28,7 @@ from suite.gateway.errors import install_error_handlers
 from suite.gateway.guardrails import router as guardrails_router
 from suite.gateway.middleware import RequestContextMiddleware
 from suite.gateway.openai.router import router as openai_router
+from suite.gateway.rag import admin_router as rag_admin_router
 from suite.gateway.rag import router as rag_router
 from suite.guardrails import Guardrails
 from suite.guardrails.chunks import GuardrailChunkScreen
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(guardrails_router)
     app.include_router(rag_router)
+    app.include_router(rag_admin_router)
     if settings.identity.dev_idp.enabled:
         _mount_dev_idp(app, settings)
     install_browser_login(app, settings, services.database, access_tokens=token_verifier)
@@ -88,6 +90,7 @@ def _services(settings: Settings, client: httpx.AsyncClient, token_verifier: Oid
         relay=Relay(settings.serving, client),
         embeddings=EmbeddingService(settings),
         audit=AuditTrail(settings.audit, database, data_dir=settings.data_dir),
+        siem=SiemForwarder(settings.audit.siem, database, data_dir=settings.data_dir),
         started_at=time.time(),
         guardrails=Guardrails(settings.guardrails, data_dir=settings.data_dir),
     )
@@ -104,8 +107,7 @@ def _lifespan(
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     """Start-up and shutdown: each part that started is stopped again, in reverse order, also after a failed start."""
     settings, catalog = services.settings, services.catalog
-    # Forwards committed audit records to the SIEMs in audit.siem (none configured: does nothing).
-    siem = SiemForwarder(settings.audit.siem, services.database, data_dir=settings.data_dir)
+    siem = services.siem
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Request
 
 from suite.audit import AuditTrail
+from suite.audit.siem import SiemForwarder
 from suite.auth import ApiKeyStore, Authenticator, Policy, Principal, QuotaEnforcer
 from suite.config import Settings
 from suite.db import Database
@@ -36,9 +37,11 @@ class Services:
     relay: Relay
     embeddings: EmbeddingService
     audit: AuditTrail
+    # Forwards committed audit records to the SIEMs in audit.siem (none configured: does nothing).
+    siem: SiemForwarder
     started_at: float
     # Fire-and-forget work (e.g. the record of a stream the client abandoned), kept referenced until done.
-    background: set[asyncio.Task[None]] = field(default_factory=set)
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
     # The guardrail pipeline (loaded in the lifespan); None: no guardrails (tools that need none).
     guardrails: Guardrails | None = None
     # RAG (opened in the lifespan); None: rag.embedding_model is not configured, so no collection exists.

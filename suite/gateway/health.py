@@ -18,8 +18,21 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Every configured model has a backend that answered its last probe, and embeddings are loaded."""
+    """Every configured model has a backend that answered its last probe, and embeddings are loaded.
+
+    The SIEM destinations' backlogs are reported too, but never make the gateway unready: the
+    audit trail is the durable queue, and a SIEM outage must not take answers away.
+    """
     models = {pool.model: pool.ready for pool in services.catalog.pools}
     ready = all(models.values()) and services.embeddings.ready
-    body = {"status": "ready" if ready else "not ready", "models": models, "embeddings": services.embeddings.ready}
+    siem = {
+        name: {"backlog": state.backlog, "over_bound": state.over_bound, "last_error": state.last_error}
+        for name, state in services.siem.states.items()
+    }
+    body = {
+        "status": "ready" if ready else "not ready",
+        "models": models,
+        "embeddings": services.embeddings.ready,
+        "siem": siem,
+    }
     return JSONResponse(body, status_code=200 if ready else 503)

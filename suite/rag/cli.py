@@ -1,7 +1,8 @@
 """`suite ingest`, `suite collections ...` and `suite rag eval`: RAG administration from the shell.
 
 Each command opens the vector store itself. With Qdrant local mode (the embedded default) only
-one process can hold the path: stop `suite up` first, or configure a Qdrant server
+one process can hold the path: while `suite up` runs, `suite ingest --gateway` lets the gateway
+ingest (paths under ``rag.ingest_roots``); otherwise stop it first, or configure a Qdrant server
 (``rag.qdrant_url``), which gateway and CLI share. Ingesting and changing collections are
 admin actions and leave an audit record.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -110,10 +112,17 @@ def ingest(
     acl_map: Annotated[Path | None, typer.Option("--acl-map", help="Mapping file: path globs to an ACL.")] = None,
     classification: Annotated[str, typer.Option(help="Classification of documents without their own.")] = "internal",
     create: Annotated[bool, typer.Option("--create", help="Create the collection if it does not exist.")] = False,
+    gateway: Annotated[
+        bool, typer.Option("--gateway", help="Let the running gateway ingest (path under rag.ingest_roots).")
+    ] = False,
+    url: Annotated[str | None, typer.Option(help="With --gateway: its base URL (default: from settings).")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="SUITE_API_KEY", help="With --gateway: an admin's API key or access token.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Ingest documents incrementally: unchanged files skipped, changed replaced, deleted removed."""
-    from suite.rag.connectors import AclEntry, ConfluenceExportConnector, Connector, FolderConnector
+    from suite.rag.connectors import AclEntry, Connector, open_source
 
     settings = _settings(config)
     if not path.exists():
@@ -122,19 +131,28 @@ def ingest(
         default = AclEntry.model_validate(
             {"groups": _split(groups), "users": _split(users), "classification": classification}
         )
-        kind = ConfluenceExportConnector if path.suffix.lower() == ".zip" else FolderConnector
-        connector: Connector = kind(path, mapping=acl_map, default=default)
-        documents = list(connector.documents())
     except ValueError as exc:
         raise _fail(f"Invalid ACL options: {exc}", 2) from None
+    if gateway:
+        request = {
+            "path": str(path.resolve()),
+            **default.model_dump(),
+            "acl_map": str(acl_map.resolve()) if acl_map else None,
+            "create": create,
+        }
+        base = url or f"http://127.0.0.1:{settings.gateway.port}"
+        _print_report(ingest_via_gateway(base, collection, request, api_key=api_key))
+        return
+    try:
+        connector: Connector = open_source(path, default=default, mapping=acl_map)
+        documents = list(connector.documents())
     except SuiteError as exc:
         raise _fail(exc.message, 2) from None
 
     async def work(rag: Any) -> Any:
         if create and not await rag.store.exists(collection):
             await rag.create_collection(collection)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        with _progress() as progress:
             task = progress.add_task(f"ingesting into {collection}", total=len(documents))
             return await rag.ingest(
                 collection, documents, scope=connector.scope, advance=lambda _: progress.advance(task)
@@ -142,16 +160,62 @@ def ingest(
 
     report = _run(settings, work, model=True)
     _audit(settings, "ingest", {"collection": collection, "source": connector.scope, **report.summary()})
-    for uri, reason in report.failed.items():
+    _print_report({"summary": report.summary(), "failed": report.failed, "without_acl": report.without_acl})
+
+
+def ingest_via_gateway(base: str, collection: str, request: dict[str, Any], *, api_key: str | None) -> dict[str, Any]:
+    """Ask the gateway to ingest (POST /v1/admin/collections/NAME/ingest), showing its progress; its result."""
+    import httpx
+
+    if not api_key:
+        raise _fail("--gateway needs an admin's credential: --api-key or SUITE_API_KEY (dev: `suite token adam`).", 2)
+    endpoint = f"{base.rstrip('/')}/v1/admin/collections/{collection}/ingest"
+    headers = {"authorization": f"Bearer {api_key}"}
+    try:
+        timeout = httpx.Timeout(30, read=None)  # an ingest may take long between progress lines
+        with httpx.stream("POST", endpoint, json=request, headers=headers, timeout=timeout) as reply:
+            if reply.status_code != 200:
+                reply.read()
+                raise _fail(f"The gateway refused: {reply.status_code} {_error_message(reply.text)}")
+            with _progress() as progress:
+                task = progress.add_task(f"ingesting into {collection}", total=None)
+                for line in reply.iter_lines():
+                    event = json.loads(line)
+                    if "error" in event:
+                        raise _fail(f"The ingest failed: {event['error']['message']}")
+                    if event.get("object") == "ingest.progress":
+                        progress.update(task, completed=event["done"], total=event["total"])
+                    elif event.get("object") == "ingest.result":
+                        result: dict[str, Any] = event
+                        return result
+    except httpx.HTTPError:
+        raise _fail(f"Cannot reach the gateway at {base}; is `suite up` running?") from None
+    raise _fail("The gateway ended the ingest stream without a result; see its log.")
+
+
+def _error_message(text: str) -> str:
+    try:
+        return str(json.loads(text)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return text[:200]
+
+
+def _progress() -> Progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=Console(stderr=True), transient=True)
+
+
+def _print_report(result: dict[str, Any]) -> None:
+    for uri, reason in result["failed"].items():
         typer.secho(f"skipped {uri}: {reason}", err=True, fg=typer.colors.YELLOW)
-    if report.without_acl:
+    if result["without_acl"]:
         typer.secho(
-            f"{len(report.without_acl)} document(s) have no ACL and are readable by no one "
+            f"{len(result['without_acl'])} document(s) have no ACL and are readable by no one "
             "(give --groups/--users, a sidecar or a mapping file, and ingest again)",
             err=True,
             fg=typer.colors.YELLOW,
         )
-    typer.echo(" ".join(f"{key}={value}" for key, value in report.summary().items()))
+    typer.echo(" ".join(f"{key}={value}" for key, value in result["summary"].items()))
 
 
 @collections_app.command("list")

@@ -27,6 +27,8 @@ class RagService:
         # Replaceable: the guardrails set their indirect-injection screen here.
         self.screen: ChunkScreen = AllowAll()
         self._store: KnowledgeStore | None = None
+        # One ingest per collection at a time: two would both see a document as new.
+        self._ingesting: dict[str, asyncio.Lock] = {}
 
     @classmethod
     def configured(cls, settings: Settings, embeddings: EmbeddingService, policy: Policy) -> RagService | None:
@@ -102,8 +104,9 @@ class RagService:
         scope: str,
         advance: Callable[[SourceDocument], None] = lambda _: None,
     ) -> IngestReport:
-        """Bring a collection in line with a source's documents (see suite.rag.ingest)."""
+        """Bring a collection in line with a source's documents (see suite.rag.ingest); one run per collection."""
         rag = self.settings.rag
         chunker = Chunker(self._encoder.tokenizer, size=rag.chunk_tokens, overlap=rag.chunk_overlap_tokens)
         ingestor = Ingestor(self.store, self._encoder, chunker, batch=rag.ingest_batch)
-        return await ingestor.run(collection, documents, scope=scope, advance=advance)
+        async with self._ingesting.setdefault(collection, asyncio.Lock()):
+            return await ingestor.run(collection, documents, scope=scope, advance=advance)

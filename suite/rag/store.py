@@ -95,7 +95,7 @@ class KnowledgeStore:
         except RuntimeError as exc:
             raise VectorStoreUnavailable(
                 f"The vector store at {path} is in use by another process (is `suite up` running?). "
-                "Stop it and retry, or configure a Qdrant server (rag.qdrant_url)."
+                "Ingest through it (`suite ingest --gateway`), stop it, or configure a Qdrant server (rag.qdrant_url)."
             ) from exc
         return cls(client, local=True)
 

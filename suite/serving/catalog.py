@@ -50,6 +50,11 @@ class ModelCatalog:
         except KeyError:
             raise ModelNotFound(model) from None
 
+    def model_of(self, name: str) -> str | None:
+        """The model a name or alias stands for, or None when nothing is served under it."""
+        pool = self._by_name.get(name)
+        return pool.model if pool is not None else None
+
     def new_backend(self, url: str) -> Backend:
         """A backend with the configured circuit breaker (not yet healthy, in no pool)."""
         return Backend(url, threshold=self._settings.circuit_failure_threshold, open_s=self._settings.circuit_open_s)

@@ -237,6 +237,13 @@ def test_the_gateway_forwards_what_it_records(tmp_path: Path) -> None:
         assert refused.status_code == 401
         target = tmp_path / "siem" / "trail.jsonl"
         wait_until(lambda: target.exists() and "401" in target.read_text(), timeout=20, what="record forwarded")
+        wait_until(
+            lambda: httpx.get(f"{server.url}/readyz").json()["siem"]["file"]["backlog"] == 0,
+            timeout=20,
+            what="backlog on /readyz",
+        )
+        state = httpx.get(f"{server.url}/readyz").json()["siem"]["file"]
+        assert (state["over_bound"], state["last_error"]) == (False, None)
     [line] = target.read_text(encoding="utf-8").splitlines()
     record = json.loads(line)
     assert (record["seq"], record["event_class"], record["http_status"]) == (1, "auth", 401)

@@ -79,6 +79,13 @@ class RequestGuard:
         self._prompt = str(users[-1].content) if users else None
         return body.model_copy(update={"messages": messages})
 
+    async def mask_context(self, text: str) -> str:
+        """Text the gateway adds to the prompt (grounding sources), PII-masked like the caller's own turns."""
+        if self._guardrails is None:
+            return text
+        (screened,) = await self._screen([text], "input", skip=("injection", "llamaguard"))
+        return screened.text
+
     # ---- non-streamed output -------------------------------------------------------------
 
     async def check_reply(self, reply: UpstreamReply, *, payload: dict[str, Any], resend: Resend) -> UpstreamReply:

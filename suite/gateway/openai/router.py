@@ -23,7 +23,7 @@ from suite.gateway.openai.protocol import (
     ModelList,
 )
 from suite.gateway.openai.service import ModelCall
-from suite.gateway.rag.chat import GroundedChat, rag_target
+from suite.gateway.rag.chat import RAG_ALIAS_PREFIX, Grounding, rag_target
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 429, 503, 504)
@@ -34,7 +34,11 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(require_principal)], resp
 
 @router.get("/models", response_model=ModelList)
 async def list_models(services: ServicesDep, principal: PrincipalDep) -> ModelList:
-    """The chat and embedding models this caller may use, with their aliases."""
+    """The chat and embedding models this caller may use, with their aliases.
+
+    Chat with retrieval is listed as ``rag:<collection>`` for each collection the caller may
+    search (when the caller may also use ``rag.chat_model``), so plain OpenAI clients find it.
+    """
     created = int(services.started_at)
     policy = services.policy
     cards: list[ModelCard] = []
@@ -42,6 +46,11 @@ async def list_models(services: ServicesDep, principal: PrincipalDep) -> ModelLi
         if policy.decide(principal, "chat", model=model.name).allowed:
             cards.append(ModelCard(id=model.name, created=created, kind="chat"))
             cards += [ModelCard(id=a, created=created, kind="chat", alias_of=model.name) for a in model.aliases]
+    chat_model = services.catalog.model_of(services.settings.rag.chat_model)
+    if services.rag is not None and chat_model and policy.decide(principal, "chat", model=chat_model).allowed:
+        for name in await services.rag.collections():
+            if policy.decide(principal, "retrieval", collection=name).allowed:
+                cards.append(ModelCard(id=RAG_ALIAS_PREFIX + name, created=created, kind="chat", alias_of=chat_model))
     for emb in services.settings.embeddings.models:
         if policy.decide(principal, "embeddings", model=emb.name).allowed:
             cards.append(ModelCard(id=emb.name, created=created, kind="embedding"))
@@ -66,9 +75,8 @@ async def chat_completions(
     call = await ModelCall.admit(
         services, request, principal, rag.model if rag else body.model, action="chat.completions", request_id=request_id
     )
-    if rag is not None:
-        call.rag, body = await GroundedChat.build(services, principal, body, rag)
-    return await call.forward(body)
+    grounding = Grounding.of(services, principal, body, rag) if rag is not None else None
+    return await call.forward(body, grounding=grounding)
 
 
 @router.post("/completions", response_model=None)

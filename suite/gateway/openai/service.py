@@ -23,7 +23,7 @@ from suite.errors import ClientDisconnected, SuiteError
 from suite.gateway.deps import Services
 from suite.gateway.openai.guarding import RequestGuard
 from suite.gateway.openai.protocol import ChatCompletionRequest, CompletionRequest
-from suite.gateway.rag.chat import GroundedChat
+from suite.gateway.rag.chat import GroundedChat, Grounding
 from suite.guardrails import Scope
 from suite.serving import Pool, UpstreamReply, UpstreamStream
 
@@ -61,7 +61,7 @@ class ModelCall:
         self._usage: dict[str, Any] = {}
         self._backend: str | None = None
         self.strip_usage = True
-        # Chat with retrieval: its sources, cited in the answer (set by the router; suite.gateway.rag).
+        # Chat with retrieval: its sources, cited in the answer (set by forward; suite.gateway.rag).
         self.rag: GroundedChat | None = None
         scope = Scope(route=decision.route, model=pool.model, roles=frozenset(principal.roles))
         self._guard = RequestGuard(services.guardrails, scope=scope)
@@ -84,9 +84,16 @@ class ModelCall:
         await services.quotas.admit(principal)
         return cls(services, request, principal, pool, decision, action=action, request_id=request_id)
 
-    async def forward(self, body: ChatCompletionRequest | CompletionRequest) -> Response:
-        """Send the request to the pool and answer the client once the record is durable."""
+    async def forward(
+        self, body: ChatCompletionRequest | CompletionRequest, *, grounding: Grounding | None = None
+    ) -> Response:
+        """Send the request to the pool and answer the client once the record is durable.
+
+        With ``grounding`` (chat with retrieval) the retrieval runs after the input guardrails.
+        """
         body = await self._upstream(self._guard.check_input(body))  # masked turns; refused if blocked
+        if grounding is not None and isinstance(body, ChatCompletionRequest):
+            self.rag, body = await grounding.apply(body, mask=self._guard.mask_context)
         self._prompt = _prompt_text(body) if self._content != "none" else None
         # Only what the client set goes on, so vLLM applies its own defaults; the alias becomes the pool's model.
         payload = body.model_dump(exclude_unset=True)

@@ -1,6 +1,7 @@
-"""The RAG API (``/v1/retrieve``) and the glue for chat with retrieval."""
+"""The RAG API (``/v1/retrieve``, ``/v1/admin/collections``) and the glue for chat with retrieval."""
 
-from suite.gateway.rag.chat import GroundedChat, RagTarget, rag_target
+from suite.gateway.rag.admin import router as admin_router
+from suite.gateway.rag.chat import GroundedChat, Grounding, RagTarget, rag_target
 from suite.gateway.rag.router import router
 
-__all__ = ["GroundedChat", "RagTarget", "rag_target", "router"]
+__all__ = ["GroundedChat", "Grounding", "RagTarget", "admin_router", "rag_target", "router"]

@@ -2,8 +2,9 @@
 
 A request asks for retrieval by naming collections (the extra body field ``collections``) or
 by the model alias ``rag:<collection>``, which goes to ``rag.chat_model``. After the model's
-policy and quota checks, the last user turn is the query; the retrieved (and screened) chunks
-become numbered sources in a system message, and the answer carries the citations: a
+policy and quota checks and the input guardrails (a refused prompt costs no retrieval), the
+last user turn as the caller wrote it is the query; the retrieved (and screened) chunks become
+numbered sources in a system message, PII-masked like the caller's turns, and the answer carries the citations: a
 ``citations`` field in a JSON answer, and one ``chat.completion.citations`` event just before
 ``[DONE]`` in a stream.
 """
@@ -11,6 +12,7 @@ become numbered sources in a system message, and the answer carries the citation
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,23 +43,37 @@ def rag_target(settings: Settings, body: ChatCompletionRequest) -> RagTarget | N
 
 
 @dataclass(frozen=True)
+class Grounding:
+    """A chat request's retrieval, still to be done: the gateway runs it after the input guardrails."""
+
+    services: Services
+    principal: Principal
+    target: RagTarget
+    query: str
+
+    @classmethod
+    def of(cls, services: Services, principal: Principal, body: ChatCompletionRequest, target: RagTarget) -> Grounding:
+        """The retrieval a request asks for; its query is the last user turn as the caller wrote it."""
+        return cls(services, principal, target, _last_user_text(body))
+
+    async def apply(
+        self, body: ChatCompletionRequest, *, mask: Callable[[str], Awaitable[str]]
+    ) -> tuple[GroundedChat, ChatCompletionRequest]:
+        """Retrieve; the request to forward carries the sources (passed through ``mask``) as a system message."""
+        rag = self.services.rag
+        if rag is None:  # RAG not configured: every collection is unknown, so refuse alike
+            raise PermissionDenied(f"You are not allowed to use the collection '{self.target.collections[0]}'.")
+        retrieval = await rag.retrieve(self.principal, self.query, self.target.collections)
+        grounded = GroundedChat(retrieval, citations(retrieval))
+        return grounded, _with_system(body, await mask(grounding_prompt(retrieval)))
+
+
+@dataclass(frozen=True)
 class GroundedChat:
     """A chat request's retrieval and the citations its answer carries."""
 
     retrieval: Retrieval
     citations: list[Citation]
-
-    @classmethod
-    async def build(
-        cls, services: Services, principal: Principal, body: ChatCompletionRequest, target: RagTarget
-    ) -> tuple[GroundedChat, ChatCompletionRequest]:
-        """Retrieve for the last user turn; the request to forward, with the grounding system message."""
-        if services.rag is None:  # RAG not configured: every collection is unknown, so refuse alike
-            raise PermissionDenied(f"You are not allowed to use the collection '{target.collections[0]}'.")
-        query = _last_user_text(body)
-        retrieval = await services.rag.retrieve(principal, query, target.collections)
-        grounded = cls(retrieval, citations(retrieval))
-        return grounded, _with_system(body, grounding_prompt(retrieval))
 
     def audit_fields(self) -> dict[str, Any]:
         """The audit record's RAG fields."""

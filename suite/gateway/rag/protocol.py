@@ -1,4 +1,4 @@
-"""Wire models of the RAG API (``POST /v1/retrieve``) and of citations; none of this is in OpenAI's API."""
+"""Wire models of the RAG API (retrieve, citations, admin collections); none of this is in OpenAI's API."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from suite.gateway.openai.protocol import OpenAIModel
+from suite.rag.documents import Classification
 
 
 class RetrieveRequest(OpenAIModel):
@@ -58,3 +59,57 @@ class CitationModel(OpenAIModel):
     chunk_id: str
     collection: str
     score: float
+
+
+# ---- administration: /v1/admin/collections --------------------------------------------------
+
+
+class CollectionInfo(OpenAIModel):
+    object: Literal["collection"] = "collection"
+    name: str
+    documents: int
+    chunks: int
+    vector_size: int
+    hybrid: bool
+
+
+class CollectionList(OpenAIModel):
+    object: Literal["list"] = "list"
+    data: list[CollectionInfo]
+
+
+class CollectionCreate(OpenAIModel):
+    name: str = Field(min_length=1, max_length=63)
+
+
+class IngestRequest(OpenAIModel):
+    """Ingest a folder, file or Confluence export that lies on the gateway host under rag.ingest_roots."""
+
+    path: str = Field(min_length=1, max_length=4096)
+    # The ACL and classification of documents without a sidecar or mapping rule of their own.
+    groups: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list)
+    classification: Classification = "internal"
+    # A mapping file (path globs to an ACL), also under rag.ingest_roots.
+    acl_map: str | None = None
+    create: bool = False
+
+
+class IngestProgress(OpenAIModel):
+    """One line of the ingest stream (application/x-ndjson) per document handled."""
+
+    object: Literal["ingest.progress"] = "ingest.progress"
+    done: int
+    total: int
+
+
+class IngestResult(OpenAIModel):
+    """The stream's last line: what the run did."""
+
+    object: Literal["ingest.result"] = "ingest.result"
+    collection: str
+    summary: dict[str, int | float]
+    # Source URI -> why it was skipped.
+    failed: dict[str, str]
+    # Stored with no ACL: readable by no one until an admin grants access.
+    without_acl: list[str]

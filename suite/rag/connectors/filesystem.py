@@ -43,6 +43,8 @@ class FolderConnector:
                 continue
             if path.name.endswith(SIDECAR_SUFFIX) or not supported(path.name):
                 continue
+            if not path.resolve().is_relative_to(base):
+                continue  # a link out of the source: only what lies in the folder is ingested
             entry = self._entry(path, relative)
             yield SourceDocument(
                 uri=path.as_uri(),

@@ -27,13 +27,18 @@ TEXT = ("prompt", "answer")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("audit_records", schema=None) as batch_op:
-        for column in FILTERED:
-            batch_op.drop_index(f"ix_audit_records_{column}")
-            batch_op.create_index(f"ix_audit_records_{column}_seq", [column, "seq"], unique=False)
     if op.get_bind().dialect.name != "postgresql":
+        with op.batch_alter_table("audit_records", schema=None) as batch_op:
+            for column in FILTERED:
+                batch_op.drop_index(f"ix_audit_records_{column}")
+                batch_op.create_index(f"ix_audit_records_{column}_seq", [column, "seq"], unique=False)
         # SQLite scans for text (see docs/design.md, Audit): the embedded default keeps a small trail.
         return
+    # IF NOT EXISTS: on a large trail an operator builds these beforehand with CREATE INDEX
+    # CONCURRENTLY (docs/runbooks/audit-indexes.md), so that this step does not block writes.
+    for column in FILTERED:
+        op.execute(f'CREATE INDEX IF NOT EXISTS ix_audit_records_{column}_seq ON audit_records ("{column}", seq)')
+        op.execute(f"DROP INDEX IF EXISTS ix_audit_records_{column}")
     available = op.get_bind().execute(sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"))
     if available.first() is None:
         log.warning("pg_trgm is not installed (postgresql-contrib): audit text search will scan the table")
@@ -41,13 +46,8 @@ def upgrade() -> None:
     # Trusted since PostgreSQL 13: the database owner may create it, no superuser needed.
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for column in TEXT:
-        op.create_index(
-            f"ix_audit_records_{column}_trgm",
-            "audit_records",
-            [column],
-            postgresql_using="gin",
-            postgresql_ops={column: "gin_trgm_ops"},
-        )
+        index = f"ix_audit_records_{column}_trgm"
+        op.execute(f"CREATE INDEX IF NOT EXISTS {index} ON audit_records USING gin ({column} gin_trgm_ops)")
 
 
 def downgrade() -> None:

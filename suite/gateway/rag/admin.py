@@ -1,0 +1,198 @@
+"""``/v1/admin/collections``: knowledge collections and ingest through the running gateway (role ``admin``).
+
+With Qdrant local mode only the gateway can hold the store while it runs, so this is how an
+admin ingests then (``suite ingest --gateway`` calls it). The gateway reads the documents
+itself, so a request may only name paths under ``rag.ingest_roots``. Ingest answers with a
+stream of JSON lines (one ``ingest.progress`` per document, then ``ingest.result``); the run
+goes on to its end and its audit record even if the caller goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
+
+from suite.audit.events import AuditEvent, principal_fields
+from suite.auth import Principal
+from suite.config import Settings
+from suite.errors import InvalidRequest, SuiteError
+from suite.gateway.deps import PrincipalDep, RequestIdDep, Services, ServicesDep, require_principal
+from suite.gateway.errors import error_body
+from suite.gateway.openai.protocol import ErrorResponse
+from suite.gateway.rag.protocol import (
+    CollectionCreate,
+    CollectionInfo,
+    CollectionList,
+    IngestProgress,
+    IngestRequest,
+    IngestResult,
+)
+from suite.rag import RagService
+from suite.rag.connectors import AclEntry, Connector, open_source
+from suite.rag.ingest import IngestReport
+from suite.rag.store import check_name
+
+log = structlog.get_logger(__name__)
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 503)}
+
+router = APIRouter(
+    prefix="/v1/admin/collections", dependencies=[Depends(require_principal)], responses=_ERRORS, tags=["admin"]
+)
+
+
+def _rag(services: Services, principal: Principal) -> RagService:
+    services.policy.require(principal, "admin")
+    if services.rag is None:
+        raise InvalidRequest("RAG is not configured (rag.embedding_model is not among embeddings.models).")
+    return services.rag
+
+
+@router.get("", response_model=CollectionList)
+async def list_collections(services: ServicesDep, principal: PrincipalDep) -> CollectionList:
+    """Every knowledge collection with its documents, chunks and vector size."""
+    rag = _rag(services, principal)
+    infos = []
+    for name in await rag.collections():
+        stats = await rag.stats(name)
+        hybrid = services.settings.rag.hybrid_for(name)
+        infos.append(CollectionInfo(**vars(stats), hybrid=hybrid))
+    return CollectionList(data=infos)
+
+
+@router.post("", response_model=CollectionInfo, status_code=201)
+async def create_collection(
+    body: CollectionCreate, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+) -> CollectionInfo:
+    """A new, empty collection."""
+    rag = _rag(services, principal)
+    await rag.create_collection(check_name(body.name))
+    await _record(services, request, principal, request_id, "collections.create", {"collection": body.name})
+    stats = await rag.stats(body.name)
+    return CollectionInfo(**vars(stats), hybrid=services.settings.rag.hybrid_for(body.name))
+
+
+@router.delete("/{name}", status_code=204)
+async def delete_collection(
+    name: str, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+) -> Response:
+    """Delete a collection and every chunk in it."""
+    await _rag(services, principal).delete_collection(name)
+    await _record(services, request, principal, request_id, "collections.delete", {"collection": name})
+    return Response(status_code=204)
+
+
+@router.post("/{name}/ingest", response_model=None, responses={200: {"content": {"application/x-ndjson": {}}}})
+async def ingest(
+    name: str,
+    body: IngestRequest,
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    request_id: RequestIdDep,
+) -> StreamingResponse:
+    """Ingest documents from a path on the gateway host incrementally, streaming progress as JSON lines."""
+    rag = _rag(services, principal)
+    connector = _source(services.settings, body)
+    documents = list(await asyncio.to_thread(lambda: list(connector.documents())))
+    if body.create and not await rag.store.exists(name):
+        await rag.create_collection(check_name(name))
+        await _record(services, request, principal, request_id, "collections.create", {"collection": name})
+    elif not await rag.store.exists(name):
+        raise InvalidRequest(f"No collection '{name}': create it first (or ask with create: true).", param="name")
+
+    progress: asyncio.Queue[str] = asyncio.Queue()
+    done = 0
+
+    def advance(_: object) -> None:
+        nonlocal done
+        done += 1
+        progress.put_nowait(IngestProgress(done=done, total=len(documents)).model_dump_json())
+
+    async def run() -> IngestReport:
+        report = await rag.ingest(name, documents, scope=connector.scope, advance=advance)
+        details = {"collection": name, "source": connector.scope, **report.summary()}
+        await _record(services, request, principal, request_id, "ingest", details)
+        return report
+
+    # Not tied to the response: a caller that goes away does not stop the run halfway.
+    task = asyncio.create_task(run())
+    services.background.add(task)
+    task.add_done_callback(services.background.discard)
+    return StreamingResponse(_lines(name, task, progress), media_type="application/x-ndjson")
+
+
+async def _lines(collection: str, task: asyncio.Task[IngestReport], progress: asyncio.Queue[str]) -> AsyncIterator[str]:
+    while not (task.done() and progress.empty()):
+        waiting = asyncio.ensure_future(progress.get())
+        await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting.done():
+            yield waiting.result() + "\n"
+        else:
+            waiting.cancel()
+    try:
+        report = task.result()
+    except SuiteError as exc:
+        yield json.dumps(error_body(exc.message, exc.error_type, param=exc.param, code=exc.code)) + "\n"
+        return
+    except Exception:
+        log.exception("ingest failed", collection=collection)
+        yield json.dumps(error_body("The ingest failed; the gateway log has the details.", "server_error")) + "\n"
+        return
+    result = IngestResult(
+        collection=report.collection,
+        summary=report.summary(),
+        failed=report.failed,
+        without_acl=report.without_acl,
+    )
+    yield result.model_dump_json() + "\n"
+
+
+def _source(settings: Settings, body: IngestRequest) -> Connector:
+    path = _under_roots(settings, body.path, "path")
+    mapping = _under_roots(settings, body.acl_map, "acl_map") if body.acl_map else None
+    if not path.exists():
+        raise InvalidRequest(f"{body.path}: no such file or folder on the gateway host.", param="path")
+    try:
+        default = AclEntry(groups=body.groups, users=body.users, classification=body.classification)
+        return open_source(path, default=default, mapping=mapping)
+    except ValueError as exc:
+        raise InvalidRequest(f"Invalid ACL: {exc}", param="groups") from None
+
+
+def _under_roots(settings: Settings, raw: str, param: str) -> Path:
+    roots = [settings.resolve(root).resolve() for root in settings.rag.ingest_roots]
+    if not roots:
+        raise InvalidRequest("Ingest over HTTP is off: rag.ingest_roots names no folder.", param=param)
+    path = Path(raw)
+    if not path.is_absolute():
+        raise InvalidRequest(f"{raw}: give an absolute path on the gateway host.", param=param)
+    resolved = path.resolve()  # links resolved first: a link cannot lead out of the roots
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise InvalidRequest(f"{raw} is not under an ingest root (rag.ingest_roots).", param=param)
+    return resolved
+
+
+async def _record(
+    services: Services, request: Request, principal: Principal, request_id: str, action: str, details: dict[str, Any]
+) -> None:
+    await services.audit.record(
+        AuditEvent(
+            event_class="admin",
+            action=action,
+            request_id=request_id,
+            client_address=request.client.host if request.client else None,
+            route=request.url.path,
+            collections=[details["collection"]],
+            decision="allow",
+            http_status=200,
+            details=details,
+            **principal_fields(principal),
+        )
+    )
