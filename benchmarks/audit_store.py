@@ -244,7 +244,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--producers", default="64,256")
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="records loaded for the query timings (0: none)")
     parser.add_argument("--sqlite-rows", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--databases", default="sqlite,postgresql")
@@ -278,6 +278,8 @@ def main() -> None:
                     f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} | {row['checkpoints']} |"
                 )
             rows = args.sqlite_rows if kind == "sqlite" and args.sqlite_rows else args.rows
+            if rows <= 0:
+                continue  # --rows 0: writer throughput only
             with fresh_database(kind, directory) as database:
                 print(f"{kind}: loading {rows} records", flush=True)
                 seconds = bulk_load(database, directory, rows)

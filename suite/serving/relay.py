@@ -2,7 +2,8 @@
 
 A request that fails before its first byte reached the client (connection refused, a
 5xx, a stall past first_byte_timeout_s, an answer that is not what the API promises)
-is retried once on another backend. Once bytes have gone out, a failure ends the
+is retried once on another backend (on the same one when it is the only one and the
+connection itself failed). Once bytes have gone out, a failure ends the
 stream with an error event in the OpenAI shape and ``[DONE]``.
 
 Bytes are relayed as they come; only an incomplete SSE event is held back, so that an
@@ -78,10 +79,12 @@ async def _take_usage(piece: bytes, tap: StreamTap) -> bytes:
 class _AttemptFailed(Exception):
     """One backend could not serve the request; another may."""
 
-    def __init__(self, reason: str, *, timed_out: bool = False) -> None:
+    def __init__(self, reason: str, *, timed_out: bool = False, connection_lost: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.timed_out = timed_out
+        # The connection failed (reset, closed) before any answer: worth one more try even on the same backend.
+        self.connection_lost = connection_lost
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,8 @@ class Relay:
                 except httpx.TimeoutException as exc:
                     raise _AttemptFailed("timed out", timed_out=True) from exc
                 except httpx.HTTPError as exc:
-                    raise _AttemptFailed(type(exc).__name__) from exc
+                    lost = isinstance(exc, httpx.TransportError)
+                    raise _AttemptFailed(type(exc).__name__, connection_lost=lost) from exc
             if response.status_code >= 500:
                 raise _AttemptFailed(f"status {response.status_code}")
             if response.status_code == 200 and not _is_json_object(response.content):
@@ -234,7 +238,8 @@ class Relay:
                 if isinstance(exc, TimeoutError | httpx.TimeoutException):
                     raise _AttemptFailed("no first byte in time", timed_out=True) from exc
                 if isinstance(exc, httpx.HTTPError | StopAsyncIteration):
-                    raise _AttemptFailed(type(exc).__name__) from exc
+                    lost = isinstance(exc, httpx.TransportError)
+                    raise _AttemptFailed(type(exc).__name__, connection_lost=lost) from exc
                 raise
             if not first.startswith(b"data:"):
                 await exits.aclose()
@@ -250,6 +255,9 @@ class Relay:
         last: _AttemptFailed | None = None
         for _ in range(2):  # the first try and one retry on another backend
             backend = pool.pick(exclude=tried)
+            if backend is None and last is not None and last.connection_lost:
+                # No other backend: a dropped connection (a keep-alive race, a reset) gets one retry on the same.
+                backend = pool.pick()
             if backend is None:
                 break
             tried.add(backend.url)

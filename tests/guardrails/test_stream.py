@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
-from suite.guardrails import Guardrails, StreamGuard, Vault, Verdict
+from suite.config import GuardrailSettings
+from suite.gateway.openai.guarding import RequestGuard
+from suite.guardrails import Guardrails, Scope, StreamGuard, Vault, Verdict
 
 
 def _chunk(text: str, finish: str | None = None) -> bytes:
@@ -88,3 +91,28 @@ def test_plain_prose_goes_out_word_by_word(guardrails: Guardrails) -> None:
     # Each word is released with the next chunk, long before the window fills.
     assert texts[:3] == ["the ", "meeting ", "is "]
     assert "".join(texts) == "".join(words)
+
+
+def test_with_nothing_to_mask_only_an_unfinished_placeholder_is_held(guardrails: Guardrails) -> None:
+    assert guardrails.pii is not None
+    vault = Vault()
+    guardrails.pii.mask("my mail is erika@example.de", vault)
+    tokens = ["Sure", ",", " I", " write", " to", " <EMAIL", "_ADDRESS", "_1>", " today", "."]
+    out = _run(StreamGuard(spans=None, vault=vault, window=16), [*map(_chunk, tokens), _chunk("", "stop")])
+    texts = _texts(out)
+    # Every token goes out with its own chunk (the first one too), but the placeholder waits until it is whole.
+    assert texts[:5] == ["Sure", ",", " I", " write", " to"]
+    assert "erika@example.de" in texts  # whole, in one chunk
+    assert "".join(texts) == "Sure, I write to erika@example.de today."
+
+
+def test_a_stream_with_no_output_checks_passes_untouched(tmp_path: Path) -> None:
+    disabled = Guardrails(GuardrailSettings(enabled=False), data_dir=tmp_path)
+    disabled.load()
+    guard = RequestGuard(disabled, scope=Scope(route="chat", model="m"))
+    first = _chunk("Paris")  # a capitalised word, which masking would hold back
+
+    async def go() -> tuple[bytes, bytes]:
+        return await guard.observe(first), await guard.finish_stream("Paris")
+
+    assert asyncio.run(go()) == (first, b"")

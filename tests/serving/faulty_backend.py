@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Literal
 
 from starlette.applications import Starlette
@@ -74,3 +75,61 @@ class FaultyBackend:
         yield f"data: {json.dumps(event)}\n\n".encode()
         await asyncio.sleep(0.1)
         raise ConnectionResetError("backend died mid-stream")
+
+
+class ConnectionDropper:
+    """A TCP proxy to a real backend that drops the connection of the first model request it sees.
+
+    The request gets no answer at all (as when a keep-alive connection is closed under it);
+    health checks and every later connection go through to the backend untouched.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.dropped = 0
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    def start(self) -> ConnectionDropper:
+        self._thread.start()
+        serve = asyncio.start_server(self._connection, "127.0.0.1", 0)
+        self._server = asyncio.run_coroutine_threadsafe(serve, self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        assert self._server is not None
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        answers = asyncio.ensure_future(_pipe(upstream_reader, writer))
+        try:
+            while data := await reader.read(65536):
+                if data.startswith(b"POST /v1/") and self.dropped == 0:
+                    self.dropped += 1  # a request on a kept-alive connection, dropped unanswered
+                    break
+                upstream_writer.write(data)
+                await upstream_writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            upstream_writer.close()
+            writer.close()
+            answers.cancel()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass

@@ -11,7 +11,7 @@ import pytest
 
 from suite.gateway import create_app
 from suite.serving import EngineProcess
-from tests.serving.faulty_backend import FaultyBackend
+from tests.serving.faulty_backend import ConnectionDropper, FaultyBackend
 from tests.support import DEV_KEY, SYSTEM, ServerThread, free_port, gateway_settings
 
 QUESTION = [SYSTEM, {"role": "user", "content": "Say hello."}]
@@ -99,6 +99,21 @@ def test_failure_after_first_byte_ends_with_clean_error_event(tmp_path: Path) ->
         dying.stop()
     # What had been sent stays sent (the guardrails' masking window releases it); no retry after the first byte.
     assert "".join(text or "" for text in received) == "Hel"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_dropped_connection_is_retried_on_the_only_backend(
+    vllm_engine: EngineProcess, tmp_path: Path, stream: bool
+) -> None:
+    dropper = ConnectionDropper(int(vllm_engine.backend.url.rsplit(":", 1)[1])).start()
+    gateway = start_gateway(tmp_path, [dropper.url])
+    try:
+        answer = ask(openai_client(gateway), stream=stream)
+    finally:
+        gateway.stop()
+        dropper.stop()
+    assert dropper.dropped == 1  # the first try lost its connection ...
+    assert answer  # ... and the retry on the same backend answered
 
 
 def test_no_backend_gives_503_with_retry_after(tmp_path: Path) -> None:

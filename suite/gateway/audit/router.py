@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from suite.audit import AuditEvent, AuditFilters, AuditQuery, AuditRecord, apply_content_policy, principal_fields
+from suite.audit import AuditFilters, AuditQuery, AuditRecord, apply_content_policy
 from suite.auth import Principal
 from suite.errors import InvalidRequest, SuiteError
 from suite.gateway.deps import PrincipalDep, RequestIdDep, Services, ServicesDep, require_principal
+from suite.gateway.records import request_event
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require_principal)])
 
@@ -40,19 +41,17 @@ async def _record_access(
     request: Request, services: Services, principal: Principal, request_id: str, action: str, details: dict[str, Any]
 ) -> None:
     decision = services.policy.require(principal, "audit")
-    await services.audit.record(
-        AuditEvent(
-            event_class="audit_access",
-            action=action,
-            request_id=request_id,
-            client_address=request.client.host if request.client else None,
-            route=request.url.path,
-            decision="allow",
-            decision_rule=decision.rule,
-            details=details,
-            **principal_fields(principal),
-        )
+    event = request_event(
+        request,
+        principal,
+        request_id,
+        event_class="audit_access",
+        action=action,
+        decision="allow",
+        decision_rule=decision.rule,
+        details=details,
     )
+    await services.audit.record(event)
 
 
 def _access_details(services: Services, filters: AuditFilters) -> dict[str, Any]:

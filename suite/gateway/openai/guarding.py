@@ -37,6 +37,7 @@ class RequestGuard:
         self._prompt: str | None = None
         self._schema: dict[str, Any] | None = None
         self._stream: StreamGuard | None = None
+        self._stream_untouched = False
 
     @property
     def verdicts(self) -> list[dict[str, Any]]:
@@ -181,16 +182,22 @@ class RequestGuard:
         return b""
 
     def _stream_guard(self) -> StreamGuard | None:
-        if self._guardrails is None:
+        if self._guardrails is None or self._stream_untouched:
             return None
         if self._stream is None:
             checks = self._guardrails.checks("output", self._scope)
             pii = self._guardrails.pii if checks.get("pii") == "enforce" else None
+            judged = "llamaguard" in checks
+            validated = self._schema is not None and "schema" in checks
+            if pii is None and not judged and not validated and not self._vault.by_placeholder:
+                # Nothing to mask, judge, validate or reveal: the stream passes as it comes, never held back.
+                self._stream_untouched = True
+                return None
             self._stream = StreamGuard(
                 spans=pii.spans if pii else None,
                 vault=self._vault,
                 window=self._guardrails.settings.pii.stream_window_chars,
-                judge=self._judge if "llamaguard" in checks else None,
+                judge=self._judge if judged else None,
             )
         return self._stream
 

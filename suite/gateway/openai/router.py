@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 
-from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
+from suite.audit.events import apply_content_policy, content_policy_for
 from suite.gateway.deps import PrincipalDep, RequestIdDep, ServicesDep, require_principal
 from suite.gateway.openai.protocol import (
     ChatCompletionRequest,
@@ -24,6 +24,7 @@ from suite.gateway.openai.protocol import (
 )
 from suite.gateway.openai.service import ModelCall
 from suite.gateway.rag.chat import RAG_ALIAS_PREFIX, Grounding, rag_target
+from suite.gateway.records import request_event
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 429, 503, 504)
@@ -106,12 +107,12 @@ async def embeddings(
     await services.quotas.charge_tokens(principal, result.prompt_tokens)
     content = content_policy_for(services.settings.audit, route="embeddings", model=model.name)
     await services.audit.record(
-        AuditEvent(
+        request_event(
+            request,
+            principal,
+            request_id,
             event_class="model_request",
             action="embeddings",
-            request_id=request_id,
-            client_address=request.client.host if request.client else None,
-            route=request.url.path,
             model=model.name,
             backend="in-process",
             decision="allow",
@@ -121,7 +122,6 @@ async def embeddings(
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             content_policy=content,
             prompt=apply_content_policy(content, "\n".join(inputs)),
-            **principal_fields(principal),
         )
     )
     data = [

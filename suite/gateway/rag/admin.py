@@ -13,13 +13,12 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
-from suite.audit.events import AuditEvent, principal_fields
 from suite.auth import Principal
 from suite.config import Settings
 from suite.errors import InvalidRequest, SuiteError
@@ -34,6 +33,7 @@ from suite.gateway.rag.protocol import (
     IngestRequest,
     IngestResult,
 )
+from suite.gateway.records import request_event
 from suite.rag import RagService
 from suite.rag.connectors import AclEntry, Connector, open_source
 from suite.rag.ingest import IngestReport
@@ -100,7 +100,7 @@ async def ingest(
     """Ingest documents from a path on the gateway host incrementally, streaming progress as JSON lines."""
     rag = _rag(services, principal)
     connector = _source(services.settings, body)
-    documents = list(await asyncio.to_thread(lambda: list(connector.documents())))
+    documents = await asyncio.to_thread(lambda: list(connector.documents()))
     if body.create and not await rag.store.exists(name):
         await rag.create_collection(check_name(name))
         await _record(services, request, principal, request_id, "collections.create", {"collection": name})
@@ -116,9 +116,14 @@ async def ingest(
         progress.put_nowait(IngestProgress(done=done, total=len(documents)).model_dump_json())
 
     async def run() -> IngestReport:
-        report = await rag.ingest(name, documents, scope=connector.scope, advance=advance)
-        details = {"collection": name, "source": connector.scope, **report.summary()}
-        await _record(services, request, principal, request_id, "ingest", details)
+        details: dict[str, Any] = {"collection": name, "source": connector.scope}
+        try:
+            report = await rag.ingest(name, documents, scope=connector.scope, advance=advance)
+        except Exception as exc:
+            failure = {**details, "error": exc.message if isinstance(exc, SuiteError) else type(exc).__name__}
+            await _record(services, request, principal, request_id, "ingest", failure, status="error")
+            raise
+        await _record(services, request, principal, request_id, "ingest", {**details, **report.summary()})
         return report
 
     # Not tied to the response: a caller that goes away does not stop the run halfway.
@@ -180,19 +185,27 @@ def _under_roots(settings: Settings, raw: str, param: str) -> Path:
 
 
 async def _record(
-    services: Services, request: Request, principal: Principal, request_id: str, action: str, details: dict[str, Any]
+    services: Services,
+    request: Request,
+    principal: Principal,
+    request_id: str,
+    action: str,
+    details: dict[str, Any],
+    *,
+    status: Literal["ok", "error"] = "ok",
 ) -> None:
-    await services.audit.record(
-        AuditEvent(
-            event_class="admin",
-            action=action,
-            request_id=request_id,
-            client_address=request.client.host if request.client else None,
-            route=request.url.path,
-            collections=[details["collection"]],
-            decision="allow",
-            http_status=200,
-            details=details,
-            **principal_fields(principal),
-        )
+    decision = services.policy.require(principal, "admin")
+    event = request_event(
+        request,
+        principal,
+        request_id,
+        event_class="admin",
+        action=action,
+        collections=[details["collection"]],
+        decision="allow",
+        decision_rule=decision.rule,
+        status=status,
+        http_status=200,
+        details=details,
     )
+    await services.audit.record(event)

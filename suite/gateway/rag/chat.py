@@ -21,6 +21,7 @@ from suite.config import Settings
 from suite.errors import InvalidRequest, PermissionDenied
 from suite.gateway.deps import Services
 from suite.gateway.openai.protocol import ChatCompletionRequest, ChatMessage
+from suite.gateway.rag.protocol import CitationModel
 from suite.rag import Citation, Retrieval, citations, grounding_prompt
 
 RAG_ALIAS_PREFIX = "rag:"
@@ -82,13 +83,16 @@ class GroundedChat:
     def annotate(self, content: bytes) -> bytes:
         """A non-streamed answer with its citations added."""
         body = json.loads(content)
-        body["citations"] = [c.as_dict() for c in self.citations]
+        body["citations"] = self._wire_citations()
         return json.dumps(body).encode()
 
     def citations_event(self) -> bytes:
         """The SSE event sent just before [DONE]."""
-        event = {"object": "chat.completion.citations", "citations": [c.as_dict() for c in self.citations]}
+        event = {"object": "chat.completion.citations", "citations": self._wire_citations()}
         return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+    def _wire_citations(self) -> list[dict[str, Any]]:
+        return [CitationModel.model_validate(c, from_attributes=True).model_dump() for c in self.citations]
 
 
 def _last_user_text(body: ChatCompletionRequest) -> str:

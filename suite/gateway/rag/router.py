@@ -9,11 +9,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 
-from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
+from suite.audit.events import apply_content_policy, content_policy_for
 from suite.errors import PermissionDenied
 from suite.gateway.deps import PrincipalDep, RequestIdDep, ServicesDep, require_principal
 from suite.gateway.openai.protocol import ErrorResponse
 from suite.gateway.rag.protocol import RetrievedItem, RetrieveRequest, RetrieveResponse, Source
+from suite.gateway.records import request_event
 from suite.rag import RagService
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 429, 503)}
@@ -52,12 +53,12 @@ async def retrieve(
     )
     content = content_policy_for(services.settings.audit, route="retrieval", model=None)
     await services.audit.record(
-        AuditEvent(
+        request_event(
+            request,
+            principal,
+            request_id,
             event_class="model_request",
             action="retrieve",
-            request_id=request_id,
-            client_address=request.client.host if request.client else None,
-            route=request.url.path,
             model=services.settings.rag.embedding_model,
             backend="in-process",
             collections=found.collections,
@@ -69,23 +70,11 @@ async def retrieve(
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
             content_policy=content,
             prompt=apply_content_policy(content, body.query),
-            **principal_fields(principal),
         )
     )
     items = [
         RetrievedItem(
-            chunk_id=c.chunk_id,
-            text=c.text,
-            score=c.score,
-            source=Source(
-                document_id=c.document_id,
-                collection=c.collection,
-                title=c.title,
-                source_uri=c.source_uri,
-                page=c.page,
-                section=c.section,
-                classification=c.classification,
-            ),
+            chunk_id=c.chunk_id, text=c.text, score=c.score, source=Source.model_validate(c, from_attributes=True)
         )
         for c in found.chunks
     ]
