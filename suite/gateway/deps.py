@@ -48,7 +48,9 @@ class Services:
     rag: RagService | None = None
 
 
-def get_services(request: Request) -> Services:
+# The dependencies are coroutines even where they need not await: FastAPI runs a plain
+# function dependency on a worker thread, a thread hand-off per request for a lookup.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -74,7 +76,7 @@ async def require_principal(request: Request, services: ServicesDep) -> Principa
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     request_id: str = request.state.request_id
     return request_id
 

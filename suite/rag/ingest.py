@@ -64,6 +64,8 @@ class Ingestor:
         self._chunker = chunker
         self._batch = batch
         self._pending: list[Chunk] = []
+        # The previous batch's points on their way into the store while the next batch is embedded.
+        self._storing: asyncio.Future[None] | None = None
 
     async def run(
         self,
@@ -80,14 +82,17 @@ class Ingestor:
         report = IngestReport(collection)
         stored = await self._store.documents(collection, scope=scope)
         seen = set()
-        for document in documents:
-            seen.add(document.uri)
-            try:
-                await self._one(collection, document, stored.get(document.uri), report)
-            except (DocumentUnreadable, OSError) as exc:
-                report.failed[document.uri] = exc.message if isinstance(exc, DocumentUnreadable) else str(exc)
-            advance(document)
-        await self._flush(collection, report)
+        try:
+            for document in documents:
+                seen.add(document.uri)
+                try:
+                    await self._one(collection, document, stored.get(document.uri), report)
+                except (DocumentUnreadable, OSError) as exc:
+                    report.failed[document.uri] = exc.message if isinstance(exc, DocumentUnreadable) else str(exc)
+                advance(document)
+            await self._flush(collection, report)
+        finally:
+            await self._stored()
         for uri, state in stored.items():
             if uri not in seen:
                 await self._store.remove_document(collection, state.document_id)
@@ -130,8 +135,15 @@ class Ingestor:
             sparse = self._encoder.sparse(texts)
             now = datetime.now(UTC).isoformat(timespec="seconds")
             points = [Point(c.chunk_id, d, s, _payload(c, now)) for c, d, s in zip(batch, dense, sparse, strict=True)]
-            await self._store.add_points(collection, points)
+            await self._stored()
+            self._storing = asyncio.ensure_future(self._store.add_points(collection, points))
             report.chunks += len(points)
+
+    async def _stored(self) -> None:
+        # Waits for the batch in flight; its failure surfaces here, before anything else is written.
+        if self._storing is not None:
+            storing, self._storing = self._storing, None
+            await storing
 
 
 def _payload(chunk: Chunk, ingested_at: str) -> dict[str, object]:

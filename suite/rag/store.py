@@ -209,28 +209,34 @@ class KnowledgeStore:
         Hybrid: dense and sparse candidates, each filtered, fused by Qdrant (RRF); the scores are
         then RRF scores. One batched call also asks for the best dense score, which decides relevance.
         The fusion itself carries no filter: it only ranks what the filtered prefetches returned
-        (local mode evaluates a filter point by point in Python, so each one counts).
+        (local mode evaluates a filter point by point in Python, so each one counts). Dense only:
+        the best chunk's own score decides relevance, so one query does.
         """
+        if not hybrid:
+            main = models.QueryRequest(query=dense, using=DENSE, filter=where, limit=limit, with_payload=True)
+            (found,) = await self._run(self._client.query_batch_points, name, [main])
+            chunks = self._chunks(name, found.points)
+            return chunks, bool(chunks) and chunks[0].score >= min_score
         relevance = models.QueryRequest(
             query=dense, using=DENSE, filter=where, limit=1, score_threshold=min_score, with_payload=False
         )
-        if hybrid:
-            query_sparse = models.SparseVector(indices=sparse.indices, values=sparse.values)
-            candidates = max(limit * 4, 20)
-            main = models.QueryRequest(
-                prefetch=[
-                    models.Prefetch(query=dense, using=DENSE, filter=where, limit=candidates),
-                    models.Prefetch(query=query_sparse, using=SPARSE, filter=where, limit=candidates),
-                ],
-                query=models.FusionQuery(fusion=models.Fusion.RRF),
-                limit=limit,
-                with_payload=True,
-            )
-        else:
-            main = models.QueryRequest(query=dense, using=DENSE, filter=where, limit=limit, with_payload=True)
+        query_sparse = models.SparseVector(indices=sparse.indices, values=sparse.values)
+        candidates = max(limit * 4, 20)
+        main = models.QueryRequest(
+            prefetch=[
+                models.Prefetch(query=dense, using=DENSE, filter=where, limit=candidates),
+                models.Prefetch(query=query_sparse, using=SPARSE, filter=where, limit=candidates),
+            ],
+            query=models.FusionQuery(fusion=models.Fusion.RRF),
+            limit=limit,
+            with_payload=True,
+        )
         found, relevant = await self._run(self._client.query_batch_points, name, [main, relevance])
-        chunks = [RetrievedChunk.from_payload(str(p.id), name, p.score, p.payload or {}) for p in found.points]
-        return chunks, bool(relevant.points)
+        return self._chunks(name, found.points), bool(relevant.points)
+
+    @staticmethod
+    def _chunks(name: str, points: list[models.ScoredPoint]) -> list[RetrievedChunk]:
+        return [RetrievedChunk.from_payload(str(p.id), name, p.score, p.payload or {}) for p in points]
 
 
 def _first_chunks() -> models.Filter:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -160,3 +163,35 @@ def test_no_answer_without_its_record(vllm_engine: EngineProcess, tmp_path: Path
     finally:
         gateway.stop()
         engine.dispose()
+
+
+def test_a_stream_sends_no_byte_before_its_opening_record_is_on_disk(
+    vllm_engine: EngineProcess, tmp_path: Path
+) -> None:
+    """The opening record is written beside the model's first token, and the answer waits for it."""
+    settings = gateway_settings(tmp_path, backends=[vllm_engine.backend.url])
+    gateway = ServerThread(create_app(settings, manage_engines=False)).start()
+    body = {"model": "default", "messages": QUESTION, "max_tokens": 4, "stream": True}
+    headers = {"authorization": f"Bearer {DEV_KEY}"}
+    # Another writer holds the database: the audit writer waits for it (busy timeout), as on a slow disk.
+    blocker = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), check_same_thread=False)
+    blocker.isolation_level = None
+    held_s = 1.5
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        release = threading.Timer(held_s, lambda: blocker.execute("COMMIT"))
+        started = time.monotonic()
+        release.start()
+        with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", json=body, headers=headers, timeout=60) as r:
+            first_byte_s = time.monotonic() - started
+            streamed = r.read()
+        release.join()
+        assert r.status_code == 200
+        assert streamed.rstrip().endswith(b"data: [DONE]")
+        assert first_byte_s >= held_s - 0.05
+        opening, closing = by_request(gateway, r.headers["x-request-id"])
+        assert (opening.action, closing.action) == ("chat.completions.open", "chat.completions")
+        assert opening.seq < closing.seq
+    finally:
+        gateway.stop()
+        blocker.close()

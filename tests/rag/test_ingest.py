@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from suite.auth import Principal
 from suite.rag import ConfluenceExportConnector, FolderConnector, RagService, ScreenResult
 from suite.rag.chunking import Chunker
@@ -38,13 +40,18 @@ async def texts(rag: RagService, query: str, principal: Principal = READER) -> l
     return [c.text for c in (await rag.retrieve(principal, query, ["kb"], top_k=10)).chunks]
 
 
-async def test_incremental_reingest_skips_replaces_and_removes(make_rag: Callable[..., Any], tmp_path: Path) -> None:
-    rag = await make_rag(min_score=-1)
+# One batch, and a batch per chunk: then every batch is stored while the next one is embedded.
+@pytest.mark.parametrize("batch", [256, 1], ids=["one-batch", "batch-per-chunk"])
+async def test_incremental_reingest_skips_replaces_and_removes(
+    make_rag: Callable[..., Any], tmp_path: Path, batch: int
+) -> None:
+    rag = await make_rag(min_score=-1, ingest_batch=batch)
     await rag.create_collection("kb")
     root = folder(tmp_path)
     first = await ingest(rag, root)
     assert len(first.added) == 3
     assert first.chunks >= 3
+    assert (await rag.stats("kb")).chunks == first.chunks  # every batch stored when the run returns
 
     again = await ingest(rag, root)
     assert (len(again.unchanged), again.added, again.updated, again.chunks) == (3, [], [], 0)
@@ -177,3 +184,8 @@ async def test_hybrid_is_switchable_per_collection(make_rag: Callable[..., Any],
     assert dense[0].text == fused[0].text
     assert dense[0].score > 0.4  # a cosine similarity
     assert fused[0].score != dense[0].score  # a reciprocal-rank fusion score, not a cosine
+    # Relevance is the best cosine either way (dense only reads it off its own best chunk).
+    for asked in (question, "Zebra migration patterns on the Serengeti plains"):
+        by_dense = await rag.retrieve(READER, asked, ["dense"])
+        by_fusion = await rag.retrieve(READER, asked, ["kb"])
+        assert by_dense.relevant == by_fusion.relevant == (asked == question)

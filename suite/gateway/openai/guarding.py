@@ -14,7 +14,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from suite.config import GuardCheck
+from suite.audit import apply_content_policy
+from suite.config import ContentPolicy, GuardCheck
 from suite.errors import ContentBlocked, GuardrailUnavailable, OutputSchemaViolation
 from suite.gateway.errors import error_body
 from suite.gateway.openai.protocol import ChatCompletionRequest, CompletionRequest
@@ -44,16 +45,19 @@ class RequestGuard:
         """The verdicts so far, as the audit record keeps them (findings only; clean checks are left out)."""
         return [v.as_record() for v in self._verdicts if v.outcome != "allow" or v.name == "llamaguard"]
 
-    @property
-    def audit_mask(self) -> Callable[[str], str] | None:
-        """The audit trail's masker (content policy "masked"): placeholders instead of PII.
+    async def audit_text(self, policy: ContentPolicy, text: str | None) -> str | None:
+        """A prompt or answer as the audit record keeps it under ``policy``.
 
-        None without a PII masker, so that "masked" falls back to a hash rather than the clear text.
+        "masked" puts placeholders in place of PII, masked on a worker thread (presidio takes
+        milliseconds, which would stall every other stream on the event loop) and once per
+        text; without a PII masker it falls back to a hash rather than the clear text.
         """
-        if self._guardrails is None or self._guardrails.pii is None:
-            return None
-        pii = self._guardrails.pii
-        return lambda text: self._masked[text] if text in self._masked else pii.mask_text(text)
+        pii = self._guardrails.pii if self._guardrails is not None else None
+        if policy != "masked" or text is None or pii is None:
+            return apply_content_policy(policy, text)
+        if text not in self._masked:
+            self._masked[text] = await asyncio.to_thread(pii.mask_text, text)
+        return self._masked[text]
 
     # ---- input ---------------------------------------------------------------------------
 
@@ -145,17 +149,12 @@ class RequestGuard:
         stream = self._stream_guard()
         return piece if stream is None else await stream.feed(piece)
 
-    async def finish_stream(self, answer: str | None = None) -> bytes:
-        """Whatever is still held back, then a schema error event if the answer broke the schema.
-
-        Also pre-masks the whole answer for the audit record.
-        """
+    async def finish_stream(self) -> bytes:
+        """Whatever is still held back, then a schema error event if the answer broke the schema."""
         stream = self._stream_guard()
         if stream is None:
             return b""
         tail = await stream.flush()
-        if answer and self._guardrails is not None and self._guardrails.pii is not None:
-            self._masked[answer] = await asyncio.to_thread(self._guardrails.pii.mask_text, answer)
         return tail + self._streamed_schema_error(stream)
 
     def _streamed_schema_error(self, stream: StreamGuard) -> bytes:

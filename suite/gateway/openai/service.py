@@ -1,9 +1,11 @@
 """One model request on its way through the gateway: relay, token accounting, audit records.
 
 Every chat or completion request leaves an audit record before its answer is released:
-a non-streamed answer after its record is durable, a stream with an opening record
-before the upstream call and a closing record before ``[DONE]``. If the audit trail
-cannot record, the answer is not delivered (fail closed) unless settings say otherwise.
+a non-streamed answer after its record is durable, a stream with an opening record that is
+durable before its first byte and a closing record before ``[DONE]``. The opening record
+is written while the backend works on the first token, so the commit costs the caller
+no time to first token. If the audit trail cannot record, the answer is not delivered
+(fail closed) unless settings say otherwise.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Literal, TypeVar
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
-from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
+from suite.audit.events import AuditEvent, content_policy_for, principal_fields
 from suite.auth import Decision, Principal
 from suite.errors import ClientDisconnected, SuiteError
 from suite.gateway.deps import Services
@@ -60,6 +62,8 @@ class ModelCall:
         self._streamed: list[bytes] = []
         self._usage: dict[str, Any] = {}
         self._backend: str | None = None
+        # A stream's opening record while it is being written (see forward).
+        self._opening: asyncio.Task[None] | None = None
         self.strip_usage = True
         # Chat with retrieval: its sources, cited in the answer (set by forward; suite.gateway.rag).
         self.rag: GroundedChat | None = None
@@ -109,12 +113,32 @@ class ModelCall:
         # for clients that did not ask for it themselves.
         self.strip_usage = not (body.stream_options and body.stream_options.include_usage)
         payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
-        await self._record(action_suffix=".open", status="started")
+        self._opening = self._in_background(self._record(action_suffix=".open", status="started"))
         opened = await self._upstream(relay.stream(self._pool, path, _json(payload), request_id=self._request_id))
         if isinstance(opened, UpstreamReply):
             return await self._deliver(opened)
+        try:
+            await self._opened()
+        except BaseException:
+            await opened.aclose()  # no first byte without the opening record
+            raise
         self._backend = opened.backend.url
         return StreamingResponse(opened.events(self), media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+    async def _opened(self) -> None:
+        # The opening record is durable (or its error raised) before any other record or byte.
+        if self._opening is not None:
+            opening, self._opening = self._opening, None
+            await opening
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        # Referenced until done, so that a request cancelled meanwhile still leaves its record.
+        task = asyncio.create_task(work)
+        self._services.background.add(task)
+        task.add_done_callback(self._services.background.discard)
+        # A failed write is logged by the audit trail itself; nothing else may be waiting for it.
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return task
 
     async def _upstream(self, work: Coroutine[Any, Any, _T]) -> _T:
         try:
@@ -153,16 +177,13 @@ class ModelCall:
 
     async def finish(self, *, outcome: Literal["ok", "error"]) -> bytes:
         """The closing record, written before [DONE] is released."""
-        answer = "".join(_streamed_texts(b"".join(self._streamed))) if self._streamed else None
-        held = await self._guard.finish_stream(answer)  # the guardrails' held-back tail
+        held = await self._guard.finish_stream()  # the guardrails' held-back tail
         await self._record(status=outcome, http_status=200)
         return held + (self.rag.citations_event() if self.rag is not None else b"")
 
     def abandon(self) -> None:
         """The client went away mid-stream: record that, without holding anything up."""
-        task = asyncio.create_task(self._record(status="error", details={"error": "client_disconnected"}))
-        self._services.background.add(task)
-        task.add_done_callback(self._services.background.discard)
+        self._in_background(self._record(status="error", details={"error": "client_disconnected"}))
 
     # ---- the record ------------------------------------------------------------------
 
@@ -174,10 +195,14 @@ class ModelCall:
         http_status: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
+        if status != "started":
+            await self._opened()
         if self._streamed:
             self._answer = _streamed_texts(b"".join(self._streamed))
             self._streamed = []
         answer = "".join(self._answer) if status != "started" else None
+        prompt = await self._guard.audit_text(self._content, self._prompt)
+        answer = await self._guard.audit_text(self._content, answer or None)
         event = AuditEvent(
             event_class="model_request",
             action=self._action + action_suffix,
@@ -194,8 +219,8 @@ class ModelCall:
             completion_tokens=self._usage.get("completion_tokens"),
             latency_ms=round((time.perf_counter() - self._started) * 1000, 1),
             content_policy=self._content,
-            prompt=apply_content_policy(self._content, self._prompt, mask=self._guard.audit_mask),
-            answer=apply_content_policy(self._content, answer or None, mask=self._guard.audit_mask),
+            prompt=prompt,
+            answer=answer,
             # The guardrails' verdicts on the request and answer, and the screening stage's on retrieved chunks.
             verdicts=self._guard.verdicts + (self.rag.retrieval.verdicts if self.rag is not None else []),
             **(self.rag.audit_fields() if self.rag is not None else {}),
