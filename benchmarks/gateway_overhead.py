@@ -489,28 +489,52 @@ class Round:
         return sum(s.tokens for s in self.samples) / self.wall_s
 
 
+@dataclass(frozen=True)
+class MixedRound:
+    """One round whose requests alternate between the sides, so both meet the engine in the same batches."""
+
+    samples: list[tuple[Side, Sample]]
+    failures: list[tuple[Side, str]]
+
+
+async def send_requests(
+    client: httpx.AsyncClient,
+    endpoints: Sequence[Endpoint],
+    body: bytes,
+    *,
+    tokens: int,
+    concurrency: int,
+    requests: int,
+) -> MixedRound:
+    """Send `requests` requests (the n-th to endpoint n mod len) with at most `concurrency` in flight."""
+    pending = iter(range(requests))  # shared: each worker takes the next request until none is left
+    samples: list[tuple[Side, Sample]] = []
+    failures: list[tuple[Side, str]] = []
+
+    async def worker() -> None:
+        for number in pending:
+            endpoint = endpoints[number % len(endpoints)]
+            try:
+                samples.append((endpoint.side, await stream_chat(client, endpoint, body, tokens)))
+            except (RequestFailed, httpx.HTTPError, ValueError) as exc:
+                failures.append((endpoint.side, f"{type(exc).__name__}: {exc}"))
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
+    return MixedRound(samples, failures)
+
+
 async def run_round(
     client: httpx.AsyncClient, endpoint: Endpoint, body: bytes, *, tokens: int, concurrency: int, requests: int
 ) -> Round:
-    """Send `requests` requests with at most `concurrency` in flight; ends when all are answered."""
-    pending = iter(range(requests))  # shared: each worker takes the next request until none is left
-    samples: list[Sample] = []
-    failures: list[str] = []
-
-    async def worker() -> None:
-        for _ in pending:
-            try:
-                samples.append(await stream_chat(client, endpoint, body, tokens))
-            except (RequestFailed, httpx.HTTPError, ValueError) as exc:
-                failures.append(f"{type(exc).__name__}: {exc}")
-
+    """Send `requests` requests to one side with at most `concurrency` in flight; ends when all are answered."""
     pid = endpoint.cpu_pid
     cpu_before = process_cpu_s(pid) if pid else math.nan
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
+    sent = await send_requests(client, [endpoint], body, tokens=tokens, concurrency=concurrency, requests=requests)
     wall_s = time.perf_counter() - started
     cpu_s = process_cpu_s(pid) - cpu_before if pid else None
-    return Round(endpoint.side, wall_s, samples, failures, cpu_s)
+    samples = [sample for _, sample in sent.samples]
+    return Round(endpoint.side, wall_s, samples, [failure for _, failure in sent.failures], cpu_s)
 
 
 @dataclass
@@ -520,6 +544,7 @@ class Level:
     concurrency: int
     requests_per_round: int
     rounds: list[Round] = field(default_factory=list)
+    mixed: list[MixedRound] = field(default_factory=list)
 
     def of(self, side: Side) -> list[Round]:
         """The side's rounds."""
@@ -542,6 +567,11 @@ class Level:
         """What the gateway adds to a TTFT percentile, in ms."""
         return self.ttft_ms("gateway", pct) - self.ttft_ms("direct", pct)
 
+    def mixed_added_ttft_ms(self, pct: float) -> float:
+        """What the gateway adds to a TTFT percentile in the mixed rounds, in ms (both sides in the same batches)."""
+        by_side = {side: [s.ttft_s * 1000 for r in self.mixed for (of, s) in r.samples if of == side] for side in SIDES}
+        return percentile(by_side["gateway"], pct) - percentile(by_side["direct"], pct)
+
     def cpu_ms_per_request(self, side: Side) -> float:
         """CPU time the side's measured process used per completed request, in ms (NaN if not measured)."""
         rounds = [r for r in self.of(side) if r.cpu_s is not None]
@@ -549,8 +579,10 @@ class Level:
         return sum(r.cpu_s or 0 for r in rounds) * 1000 / completed if completed else math.nan
 
     def failures(self, side: Side) -> list[str]:
-        """Why the side's failed requests failed."""
-        return [f for r in self.of(side) for f in r.failures]
+        """Why the side's failed requests failed (in its own rounds and the mixed ones)."""
+        return [f for r in self.of(side) for f in r.failures] + [
+            f for r in self.mixed for (of, f) in r.failures if of == side
+        ]
 
 
 def process_cpu_s(pid: int) -> float:
@@ -610,6 +642,18 @@ async def measure_level(
                 f"c={concurrency} round {number}/{options.rounds} {endpoint.side:>7}: "
                 f"{result.throughput:7.1f} tok/s, {len(result.samples)} ok, {len(result.failures)} failed"
             )
+    for number in range(1, options.rounds + 1):
+        # The gateway's own delay, with the engine's batch-to-batch variation cancelled: half of each
+        # batch goes each way (which half goes first alternates too).
+        order = endpoints if number % 2 else list(reversed(endpoints))
+        mixed = await send_requests(
+            client, order, body, tokens=options.tokens, concurrency=concurrency, requests=level.requests_per_round
+        )
+        level.mixed.append(mixed)
+        console.print(
+            f"c={concurrency} mixed round {number}/{options.rounds}: {len(mixed.samples)} ok, "
+            f"{len(mixed.failures)} failed"
+        )
     return level
 
 
@@ -638,12 +682,14 @@ class Target:
         """Whether the level's results reach the target."""
         if level.ratio() < self.min_ratio:
             return False
-        return self.max_added_ttft_p50_ms is None or level.added_ttft_ms(50) <= self.max_added_ttft_p50_ms
+        # The added TTFT of the mixed rounds: in separate rounds the engine's own variation from batch
+        # to batch (10 to 20 ms at concurrency 8 here) is larger than the 5 ms to be resolved.
+        return self.max_added_ttft_p50_ms is None or level.mixed_added_ttft_ms(50) <= self.max_added_ttft_p50_ms
 
 
 TARGETS = {8: Target(min_ratio=0.97, max_added_ttft_p50_ms=5.0), 32: Target(min_ratio=0.95)}
 TARGETS_TEXT = (
-    "Targets: gateway throughput >= 0.97 of direct and <= 5 ms added TTFT p50 at concurrency 8; "
+    "Targets: gateway throughput >= 0.97 of direct and <= 5 ms added TTFT p50 (mixed rounds) at concurrency 8; "
     ">= 0.95 of direct at concurrency 32."
 )
 
@@ -656,6 +702,7 @@ HEADERS = [
     "Direct TTFT p50/p95 ms",
     "Gateway TTFT p50/p95 ms",
     "Added TTFT p50/p95 ms",
+    "Added TTFT p50/p95 ms, mixed rounds",
     "Gateway CPU ms/req",
     "Failed (direct/gateway)",
     "Target",
@@ -679,6 +726,7 @@ def summary_row(level: Level) -> list[str]:
         _pair(level.ttft_ms("direct", 50), level.ttft_ms("direct", 95)),
         _pair(level.ttft_ms("gateway", 50), level.ttft_ms("gateway", 95)),
         _pair(level.added_ttft_ms(50), level.added_ttft_ms(95), signed=True),
+        _pair(level.mixed_added_ttft_ms(50), level.mixed_added_ttft_ms(95), signed=True),
         f"{level.cpu_ms_per_request('gateway'):.1f}",
         f"{len(level.failures('direct'))} / {len(level.failures('gateway'))}",
         "-" if target is None else ("met" if target.met(level) else "missed"),
@@ -747,8 +795,11 @@ def results_section(levels: Sequence[Level], options: Options) -> str:
             f"first alternates too); {options.rounds} round(s) per side per level, after {options.warmup} warm-up "
             "requests per side and one unmeasured round at each level. "
             "Throughput is output tokens/s over each round's wall time, averaged over rounds; "
-            "TTFT is the time to the first content token. Gateway CPU is the gateway process's user + system "
-            f"CPU time per request during its rounds. The gateway side authenticates with {credential}.",
+            "TTFT is the time to the first content token. Then as many mixed rounds, whose requests alternate "
+            "between the sides, so that both meet the engine in the same batches: their TTFT difference is the "
+            "gateway's own delay without the engine's variation from batch to batch (the TTFT target is read "
+            "there). Gateway CPU is the gateway process's user + system CPU time per request during its own "
+            f"rounds. The gateway side authenticates with {credential}.",
             "",
             f"- Command: `{command}`",
             f"- Machine: {machine_description()}",
