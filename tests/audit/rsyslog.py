@@ -149,8 +149,10 @@ class Rsyslog:
         """Every message written so far, in arrival order."""
         if not self.output.exists():
             return []
-        lines = self.output.read_text(encoding="utf-8").splitlines()
-        return [_parse(line) for line in lines if line]
+        text = self.output.read_text(encoding="utf-8")
+        # rsyslog may be writing a line right now: only whole lines (ended by a newline) count.
+        complete = text[: text.rfind("\n") + 1]
+        return [_parse(line) for line in complete.splitlines() if line]
 
 
 def _parse(line: str) -> Received:
