@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test lint typecheck bench lock clean
+.PHONY: install system-packages up test lint typecheck bench lock clean
 
 # torch comes first and alone: `torch==2.13.0` is the CPU build this machine kind keeps on disk.
 # Everything else is pinned in requirements.lock and installed without resolving, which keeps out
@@ -17,7 +17,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/suite build-demo-model --out var/models/smollm2-135m-instruct
 	touch $(STAMP)
 
-install: $(STAMP)
+# Debian packages the tools and tests drive (scripts/system-packages.d/); only missing ones are installed.
+system-packages:
+	bash scripts/install-system-packages.sh
+
+install: system-packages $(STAMP)
 
 up: install
 	$(BIN)/suite up
