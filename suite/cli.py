@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -191,9 +192,9 @@ def dev_idp(
 
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
-    """Validate the settings file and environment overrides; print the effective settings."""
+    """Validate the settings file and environment overrides; print the effective settings, secrets masked."""
     settings = _settings(config)
-    typer.echo(settings.model_dump_json(indent=2))
+    typer.echo(json.dumps(settings.redacted(), indent=2))
 
 
 def _api_keys(config: Path | None) -> tuple[ApiKeyStore, AuditTrail]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from suite.cli import app
 from suite.config import ConfigError, load_settings
+from suite.gateway import create_app
 from tests.support import REPO
 
 
@@ -77,3 +81,77 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 def test_invalid_yaml_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(write(tmp_path, "gateway: [unclosed\n"))
+
+
+PRODUCTION_KEY = "k" * 40
+
+
+def production(**overrides: object) -> dict[str, object]:
+    identity = {"dev_idp": {"enabled": False}, "session": {"secret_key": PRODUCTION_KEY}}
+    return {"mode": "production", "auth": {"static_api_keys": []}, "identity": identity, **overrides}
+
+
+def test_production_requires_a_long_session_key() -> None:
+    settings = load_settings(REPO / "config" / "suite.yaml", **production())
+    assert settings.identity.session.secret_key is not None
+    missing = production(identity={"dev_idp": {"enabled": False}})
+    with pytest.raises(ConfigError, match=r"identity.session.secret_key: production needs at least 32"):
+        load_settings(REPO / "config" / "suite.yaml", **missing)
+    short = production(identity={"dev_idp": {"enabled": False}, "session": {"secret_key": "short"}})
+    with pytest.raises(ConfigError, match=r"identity.session.secret_key"):
+        load_settings(REPO / "config" / "suite.yaml", **short)
+
+
+SECRETS = {
+    "oidc": "oidc-client-secret-value",
+    "idp_user": "dev-user-password-value",
+    "idp_client": "dev-client-secret-value",
+    "session": "session-key-value-" + "x" * 20,
+    "qdrant": "qdrant-api-key-value",
+    "db": "db-password-value",
+}
+
+
+def secret_settings(tmp_path: Path) -> Path:
+    s = SECRETS
+    return write(
+        tmp_path,
+        f"""
+database: {{url: "postgresql+psycopg://suite:{s["db"]}@db.internal:5432/suite"}}
+rag: {{qdrant_url: "http://qdrant.internal:6333", qdrant_api_key: {s["qdrant"]}}}
+identity:
+  oidc: {{client_secret: {s["oidc"]}}}
+  session: {{secret_key: {s["session"]}}}
+  dev_idp:
+    users: [{{username: u, password: {s["idp_user"]}, name: U, email: u@example.com}}]
+    clients: [{{client_id: c, client_secret: {s["idp_client"]}}}]
+""",
+    )
+
+
+def test_redacted_settings_hide_every_secret(tmp_path: Path) -> None:
+    settings = load_settings(secret_settings(tmp_path))
+    shown = json.dumps(settings.redacted())
+
+    for value in SECRETS.values():
+        assert value not in shown
+        assert value not in repr(settings)
+    assert settings.redacted()["database"]["url"] == "postgresql+psycopg://suite:***@db.internal:5432/suite"
+    # The values themselves are still there for the code that needs them.
+    assert SECRETS["db"] in settings.database_url
+    assert settings.identity.dev_idp.users[0].password.get_secret_value() == SECRETS["idp_user"]
+
+
+def test_config_check_prints_no_secret(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(secret_settings(tmp_path))])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["identity"]["oidc"]["client_secret"] == "**********"
+    for value in SECRETS.values():
+        assert value not in result.output
+
+
+def test_creating_the_app_writes_no_key_file(tmp_path: Path) -> None:
+    settings = load_settings(REPO / "config" / "suite.yaml", data_dir=str(tmp_path), serving={"models": []})
+    create_app(settings)
+    assert not (tmp_path / "secrets").exists()

@@ -18,10 +18,8 @@ A refused sign-in is a small HTML page for browsers, the OpenAI error shape for 
 from __future__ import annotations
 
 import html
-import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from string import Template
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -227,27 +225,12 @@ def _transaction_sessions(app: ASGIApp, secret_key: str, *, https_only: bool) ->
 
 
 def login_secret_key(settings: Settings) -> str:
-    """The key that signs the login-transaction cookie: configured, or generated once (0600) in data_dir."""
+    """The key that signs the login-transaction cookie: the configured one, else a random one in memory.
+
+    Production refuses to start without a configured key (checked in the settings tree); a
+    development gateway without one only loses the logins in progress when it restarts.
+    """
     configured = settings.identity.session.secret_key
-    if configured:
-        if settings.mode == "production" and len(configured) < 32:
-            raise ValueError("identity.session.secret_key: use at least 32 random characters in production")
-        return configured
-    return _generated_key(settings.data_dir / "secrets" / "session.key")
-
-
-def _generated_key(path: Path) -> str:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        # O_EXCL: of two processes starting at once, one writes and both read the same key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="utf-8").strip()
-        if not key:
-            raise ValueError(f"{path} is empty: delete it to have a new key generated") from None
-        return key
-    key = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(key + "\n")
-    log.info("login cookie key generated", path=str(path))
-    return key
+    if configured is not None:
+        return configured.get_secret_value()
+    return secrets.token_urlsafe(48)

@@ -298,7 +298,7 @@ def _oauth_client(settings: Settings, issuer: str) -> Any:
     return OAuth().register(
         name="suite",
         client_id=oidc.client_id,
-        client_secret=oidc.client_secret,
+        client_secret=oidc.client_secret.get_secret_value() if oidc.client_secret else None,
         server_metadata_url=issuer.rstrip("/") + "/.well-known/openid-configuration",
         client_kwargs={
             "scope": _SCOPE,

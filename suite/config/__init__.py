@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from suite.config.audit import AuditSettings, ContentPolicy, SiemDestination, SiemKind, SiemSettings, SyslogFacility
@@ -57,6 +58,8 @@ DEFAULT_CONFIG_PATH = Path("config/suite.yaml")
 # The key the embedded default documents in the README; refused in production.
 DEV_API_KEY = "sk-suite-dev-embedded-default"
 DEV_API_KEY_SHA256 = hashlib.sha256(DEV_API_KEY.encode()).hexdigest()
+# The shortest secret (session key) production accepts.
+MIN_PRODUCTION_SECRET_CHARS = 32
 
 
 class ConfigError(Exception):
@@ -77,8 +80,8 @@ class GatewaySettings(Section):
 
 class DatabaseSettings(Section):
     # SQLAlchemy URL. None: SQLite at data_dir/suite.db (WAL). Production:
-    # postgresql+psycopg://suite@db.internal/suite
-    url: str | None = None
+    # postgresql+psycopg://suite:PASSWORD@db.internal/suite (a secret: it may carry the password)
+    url: SecretStr | None = None
     echo: bool = False
 
 
@@ -134,6 +137,12 @@ class Settings(BaseSettings):
                         f"auth.static_api_keys[{key.name}] is the documented development key; "
                         "create a real key for production"
                     )
+            session_key = self.identity.session.secret_key
+            if session_key is None or len(session_key.get_secret_value()) < MIN_PRODUCTION_SECRET_CHARS:
+                raise ValueError(
+                    f"identity.session.secret_key: production needs at least {MIN_PRODUCTION_SECRET_CHARS} "
+                    "random characters (it signs the login cookie of every replica)"
+                )
         return self
 
     @property
@@ -148,11 +157,31 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         """The configured database URL, or SQLite in the data directory."""
-        return self.database.url or f"sqlite:///{(self.data_dir / 'suite.db').resolve()}"
+        if self.database.url is not None:
+            return self.database.url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'suite.db').resolve()}"
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as JSON-ready data with every secret masked (for `suite config check`).
+
+        SecretStr fields read ``**********``; the database URL keeps its shape, its password masked.
+        """
+        data = self.model_dump(mode="json")
+        data["database"]["url"] = redact_url(self.database_url) if self.database.url is not None else None
+        return data
 
     def resolve(self, path: Path) -> Path:
         """A configured path, relative paths taken from data_dir."""
         return path if path.is_absolute() else self.data_dir / path
+
+
+def redact_url(url: str) -> str:
+    """A URL with the password (if any) replaced by ``***``, for logs and output."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
@@ -204,6 +233,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEV_API_KEY",
     "DEV_API_KEY_SHA256",
+    "MIN_PRODUCTION_SECRET_CHARS",
     "AuditSettings",
     "AuthSettings",
     "BastionSettings",
@@ -246,4 +276,5 @@ __all__ = [
     "StaticApiKey",
     "SyslogFacility",
     "load_settings",
+    "redact_url",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from suite.config.section import Section
 
@@ -48,7 +48,7 @@ class OidcSettings(Section):
     jwks_min_refetch_s: float = Field(default=60, ge=0)
     # The browser login's client (authorization code + PKCE).
     client_id: str = "suite-web"
-    client_secret: str | None = None
+    client_secret: SecretStr | None = None
     claims: ClaimPaths = ClaimPaths()
     # IdP role or group name -> suite roles, e.g. {"/Compliance": ["compliance_officer"]}.
     role_mapping: dict[str, list[str]] = Field(default_factory=dict)
@@ -58,7 +58,7 @@ class OidcSettings(Section):
 
 class DevIdpUser(Section):
     username: str
-    password: str
+    password: SecretStr
     name: str
     email: str
     groups: list[str] = Field(default_factory=list)
@@ -67,7 +67,7 @@ class DevIdpUser(Section):
 
 class DevIdpClient(Section):
     client_id: str
-    client_secret: str | None = None  # None: a public client (PKCE only)
+    client_secret: SecretStr | None = None  # None: a public client (PKCE only)
     redirect_uris: list[str] = Field(default_factory=list)
     post_logout_redirect_uris: list[str] = Field(default_factory=list)
     grant_types: list[Literal["authorization_code", "refresh_token", "client_credentials"]] = [  # noqa: RUF012
@@ -100,8 +100,9 @@ class SessionSettings(Section):
     # auto: Secure when the request came over HTTPS (X-Forwarded-Proto from the TLS proxy counts).
     secure_cookie: Literal["auto", "always", "never"] = "auto"
     # Signs the short-lived login-transaction cookie (state, nonce, PKCE verifier).
-    # None: generated once into data_dir/secrets/session.key.
-    secret_key: str | None = None
+    # Required in production (at least 32 characters). None in development: a random key held in
+    # memory, so a restart only cancels logins in progress (set it when several replicas serve logins).
+    secret_key: SecretStr | None = None
 
 
 PolicyRoute = Literal["chat", "completions", "embeddings", "retrieval", "audit", "admin", "guardrails"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from suite.config.section import Section
 
@@ -24,7 +24,7 @@ class RagSettings(Section):
     qdrant_path: Path = Path("qdrant")
     # Production: a Qdrant server or cluster, e.g. http://qdrant.internal:6333 (wins over qdrant_path).
     qdrant_url: str | None = None
-    qdrant_api_key: str | None = None
+    qdrant_api_key: SecretStr | None = None
     # Folders (absolute or relative to data_dir) under which the running gateway ingests on an admin's
     # request (POST /v1/admin/collections/NAME/ingest, `suite ingest --gateway`). Empty: no ingest over HTTP.
     ingest_roots: list[Path] = Field(default_factory=list)

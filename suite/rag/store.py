@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+from pydantic import SecretStr
 from qdrant_client import QdrantClient, models
 
 from suite.config import RagSettings, Settings
@@ -84,7 +85,7 @@ class KnowledgeStore:
         """Connect to the configured server, or open the local path (VectorStoreUnavailable if held elsewhere)."""
         rag: RagSettings = settings.rag
         if rag.qdrant_url:
-            return cls(QdrantClient(url=rag.qdrant_url, api_key=rag.qdrant_api_key, timeout=30), local=False)
+            return cls(QdrantClient(url=rag.qdrant_url, api_key=_secret(rag.qdrant_api_key), timeout=30), local=False)
         path = settings.resolve(rag.qdrant_path)
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -246,3 +247,7 @@ def _first_chunks() -> models.Filter:
 def _document(document_id: str) -> models.FilterSelector:
     condition = models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
     return models.FilterSelector(filter=models.Filter(must=[condition]))
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

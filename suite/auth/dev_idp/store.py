@@ -55,7 +55,9 @@ class Client:
 
     def check_client_secret(self, client_secret: str) -> bool:
         expected = self.config.client_secret
-        return expected is not None and secrets.compare_digest(expected.encode(), client_secret.encode())
+        if expected is None:
+            return False
+        return secrets.compare_digest(expected.get_secret_value().encode(), client_secret.encode())
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.config.client_secret is None:
@@ -149,7 +151,7 @@ class Store:
     def authenticate(self, username: str, password: str) -> DevIdpUser | None:
         """The user when the password matches, else None (compared in constant time)."""
         user = self.user(username)
-        if user is None or not secrets.compare_digest(user.password.encode(), password.encode()):
+        if user is None or not secrets.compare_digest(user.password.get_secret_value().encode(), password.encode()):
             return None
         return user
 

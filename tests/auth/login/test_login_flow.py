@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import stat
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -185,11 +184,3 @@ def test_the_database_keeps_only_the_cookie_hash(login_gateway: Gateway, browser
     assert all(cookie not in repr(vars(row)) for row in rows)
     assert mine[0].subject == "alice"
     assert mine[0].id_token  # kept for the logout hint
-
-
-def test_the_login_cookie_key_is_generated_private(login_gateway: Gateway) -> None:
-    settings = login_gateway.app.state.browser_login.settings
-    key_file = settings.data_dir / "secrets" / "session.key"
-
-    assert key_file.read_text().strip()
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
