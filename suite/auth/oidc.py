@@ -6,10 +6,15 @@ own JWKS (via discovery), has the algorithm's type; the signature verifies; ``is
 ``exp``, ``nbf``, ``iat`` (with ``leeway_s``) and ``sub`` hold. Keys a token brings or points to
 (``jwk``, ``jku``, ``x5c``, ``x5u``) are ignored: trusting them lets anyone sign their own tokens.
 
+With ``required_typ`` set (RFC 9068: ``at+jwt``) the header's ``typ`` must match, so an ID
+token or another JWT from the same issuer is not taken for an access token.
+
 Keys are fetched on first use and kept parsed. An unknown kid (rotation) triggers a refetch at
-most once per ``jwks_min_refetch_s``, shared by concurrent requests; keys older than
-``max_key_age_s`` are refreshed so a withdrawn key stops being trusted. While the IdP is down,
-the keys held keep working.
+once, so a token signed with a freshly rotated key works on its first request; the same kid
+triggers another at most once per ``jwks_min_refetch_s``, and all fetches together draw from a
+token bucket of ``jwks_max_refetch_per_minute`` (a flood of random kids cannot hammer the IdP).
+Concurrent requests share one fetch. Keys older than ``max_key_age_s`` are refreshed so a
+withdrawn key stops being trusted. While the IdP is down, the keys held keep working.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import contextlib
 import json
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,7 +49,30 @@ _FETCH_TIMEOUT = httpx.Timeout(5.0)
 # IdPs may put a certificate chain (x5c, ignored) in the header: joserfc's 512-byte default is too small.
 _MAX_HEADER_BYTES = 8192
 
+# Unknown kids remembered for their own refetch interval (oldest forgotten first).
+_MAX_REMEMBERED_KIDS = 1024
+
 VerificationKey = RSAKey | ECKey
+
+
+class TokenBucket:
+    """``per_minute`` tokens, refilled continuously; starts full."""
+
+    def __init__(self, per_minute: int) -> None:
+        self._capacity = float(per_minute)
+        self._rate = per_minute / 60.0
+        self._tokens = self._capacity
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        """Take one token if there is one."""
+        now = time.monotonic()
+        self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class _KeyCache:
@@ -79,6 +108,8 @@ class OidcVerifier:
         self._cache: _KeyCache | None = None
         self._lock = asyncio.Lock()
         self._attempted_at = -math.inf
+        self._bucket = TokenBucket(settings.jwks_max_refetch_per_minute)
+        self._kid_tried: OrderedDict[str, float] = OrderedDict()
         # Counts finished fetch attempts: a request that waited on the lock sees it moved and reuses that result.
         self._generation = 0
 
@@ -107,6 +138,12 @@ class OidcVerifier:
         if "crit" in header or "b64" in header:
             # No JWT access token needs JWS extensions; refusing them keeps the signing input plain.
             raise AuthenticationFailed("Malformed token: critical header extensions are not supported.")
+        required_typ = self._settings.required_typ
+        if required_typ is not None and not _same_media_type(header.get("typ"), required_typ):
+            raise AuthenticationFailed(
+                f"Token type not accepted: the header's typ must be '{required_typ}' (an access token,"
+                " RFC 9068); an ID token or another JWT is refused."
+            )
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise AuthenticationFailed("Malformed token: the key id (kid) is not a string.")
@@ -135,10 +172,10 @@ class OidcVerifier:
     async def _key_for(self, kid: str | None, alg: str) -> VerificationKey:
         cache = self._cache
         if cache is None:
-            await self._refresh(self._generation)
+            await self._refresh(self._generation, interval=0)
         elif time.monotonic() - cache.fetched_at > self._max_key_age_s and not self._lock.locked():
             # Stale keys are refreshed by one request; the others go on with the keys held.
-            await self._refresh(self._generation)
+            await self._refresh(self._generation, interval=self._settings.jwks_min_refetch_s)
         cache = self._cache
         if cache is None:
             raise AuthenticationFailed(UNREACHABLE)
@@ -150,7 +187,7 @@ class OidcVerifier:
                 )
             return fitting[0]
         if kid not in cache.by_kid:
-            await self._refresh(self._generation)
+            await self._refresh(self._generation, kid=kid)
             cache = self._cache
             if cache is None or kid not in cache.by_kid:
                 raise AuthenticationFailed("Unknown signing key: the issuer does not publish the token's key id (kid).")
@@ -159,20 +196,40 @@ class OidcVerifier:
             raise AuthenticationFailed("Token algorithm not allowed for its signing key (key type mismatch).")
         return fitting[0]
 
-    async def _refresh(self, generation: int) -> None:
-        """Fetch the JWKS unless another request just did (shared result) or the interval forbids it."""
+    async def _refresh(self, generation: int, *, interval: float = 0, kid: str | None = None) -> None:
+        """Fetch the JWKS unless another request just did (shared result) or the limits forbid it.
+
+        ``interval``: no fetch within that many seconds of the last attempt; ``kid``: an unknown
+        key id, fetched for at most once per ``jwks_min_refetch_s``. Every fetch takes a bucket token.
+        """
         async with self._lock:
             if generation != self._generation:
                 return
             now = time.monotonic()
-            if self._cache is not None and now - self._attempted_at < self._settings.jwks_min_refetch_s:
+            if self._cache is not None and now - self._attempted_at < interval:
                 return
+            if kid is not None and not self._may_refetch_for(kid, now):
+                return
+            if not self._bucket.take():
+                log.warning("jwks refetch skipped", issuer=self._issuer, why="jwks_max_refetch_per_minute reached")
+                return
+            if kid is not None:
+                self._kid_tried[kid] = now
             self._attempted_at = now
             keys = await self._fetch_keys()
             # Counted after the fetch, so a cancelled fetch lets a waiting request try itself.
             self._generation += 1
             if keys is not None:
                 self._cache = _KeyCache(keys, fetched_at=now)
+
+    def _may_refetch_for(self, kid: str, now: float) -> bool:
+        tried = self._kid_tried.pop(kid, None)
+        if tried is not None and now - tried < self._settings.jwks_min_refetch_s:
+            self._kid_tried[kid] = tried  # kept, now the most recent
+            return False
+        while len(self._kid_tried) >= _MAX_REMEMBERED_KIDS:
+            self._kid_tried.popitem(last=False)
+        return True
 
     async def _fetch_keys(self) -> list[VerificationKey] | None:
         try:
@@ -228,6 +285,18 @@ def _fits(key: VerificationKey, alg: str) -> bool:
     if key.get("alg") not in (None, alg) or not isinstance(key, _KEY_TYPES[alg]):
         return False
     return not isinstance(key, ECKey) or key.curve_name == "P-256"
+
+
+def _same_media_type(typ: Any, required: str) -> bool:
+    """typ compared as a media type: case-insensitive, ``application/`` optional (RFC 7515 4.1.9)."""
+    if not isinstance(typ, str):
+        return False
+
+    def bare(value: str) -> str:
+        value = value.strip().lower()
+        return value.removeprefix("application/")
+
+    return bare(typ) == bare(required)
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:

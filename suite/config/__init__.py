@@ -36,6 +36,7 @@ from suite.config.guardrails import (
 )
 from suite.config.identity import (
     AuthSettings,
+    ClaimPath,
     ClaimPaths,
     DevIdpClient,
     DevIdpSettings,
@@ -237,6 +238,7 @@ __all__ = [
     "AuditSettings",
     "AuthSettings",
     "BastionSettings",
+    "ClaimPath",
     "ClaimPaths",
     "ConfigError",
     "ContentPolicy",

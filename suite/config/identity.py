@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from suite.config.section import Section
 
@@ -21,15 +22,37 @@ class AuthSettings(Section):
     static_api_keys: list[StaticApiKey] = Field(default_factory=list)
 
 
-class ClaimPaths(Section):
-    """Where the Principal's parts sit in a token's claims (dotted paths; the first present one wins)."""
+# Where a claim sits: a top-level claim name ("https://example.com/roles" is one when the token has
+# it), else a dotted path ("realm_access.roles"); a JSON Pointer ("/https:~1~1example.com~1roles");
+# or a list of keys (["https://example.com/claims", "roles"]).
+ClaimPath = str | list[str]
 
-    subject: str = "sub"
-    name: list[str] = Field(default_factory=lambda: ["name", "preferred_username", "sub"])
-    # Keycloak: realm_access.roles; Entra ID: roles; plain IdPs: roles.
-    roles: list[str] = Field(default_factory=lambda: ["realm_access.roles", "roles"])
+
+class ClaimPaths(Section):
+    """Where the Principal's parts sit in a token's claims (the first present path wins)."""
+
+    subject: ClaimPath = "sub"
+    name: list[ClaimPath] = ["name", "preferred_username", "sub"]  # noqa: RUF012
+    # Keycloak: realm_access.roles; Entra ID: roles; plain IdPs: roles; Auth0: a namespaced claim.
+    roles: list[ClaimPath] = ["realm_access.roles", "roles"]  # noqa: RUF012
     # Entra ID and Keycloak (with the group mapper): groups.
-    groups: list[str] = Field(default_factory=lambda: ["groups"])
+    groups: list[ClaimPath] = ["groups"]  # noqa: RUF012
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_not_empty(cls, value: ClaimPath) -> ClaimPath:
+        return _nonempty_path(value)
+
+    @field_validator("name", "roles", "groups")
+    @classmethod
+    def _paths_not_empty(cls, value: list[ClaimPath]) -> list[ClaimPath]:
+        return [_nonempty_path(path) for path in value]
+
+
+def _nonempty_path(path: ClaimPath) -> ClaimPath:
+    if not path or (isinstance(path, list) and not all(path)):
+        raise ValueError("a claim path (or a key in it) must not be empty")
+    return path
 
 
 class OidcSettings(Section):
@@ -44,16 +67,34 @@ class OidcSettings(Section):
     # (pydantic copies mutable defaults per instance; ruff cannot see that Section is a pydantic model)
     algorithms: list[Literal["RS256", "PS256", "ES256"]] = ["RS256", "PS256", "ES256"]  # noqa: RUF012
     leeway_s: int = Field(default=30, ge=0, le=300)
-    # An unknown kid triggers a JWKS refetch at most this often.
+    # An unknown kid triggers a JWKS refetch at once, then again for the same kid at most this often;
+    # all refetches together are bounded by jwks_max_refetch_per_minute (a flood of random kids).
     jwks_min_refetch_s: float = Field(default=60, ge=0)
+    jwks_max_refetch_per_minute: int = Field(default=10, ge=1, le=600)
+    # The JWS typ header every access token must carry (RFC 9068: "at+jwt"; "application/" optional).
+    # None: not checked (Entra ID v1/v2, AD FS and Keycloak send "JWT" or nothing).
+    required_typ: str | None = None
     # The browser login's client (authorization code + PKCE).
     client_id: str = "suite-web"
     client_secret: SecretStr | None = None
     claims: ClaimPaths = ClaimPaths()
     # IdP role or group name -> suite roles, e.g. {"/Compliance": ["compliance_officer"]}.
     role_mapping: dict[str, list[str]] = Field(default_factory=dict)
+    # Regular expression (whole name) over IdP role and group names -> suite roles,
+    # e.g. {"^CN=Suite-Admins,.*$": ["admin"]}; applied besides role_mapping.
+    role_patterns: dict[str, list[str]] = Field(default_factory=dict)
     # Suite roles a token's own role claims may carry through unmapped.
     suite_roles: list[str] = Field(default_factory=lambda: ["employee", "compliance_officer", "admin"])
+
+    @field_validator("role_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"role_patterns: {pattern!r} is not a regular expression: {exc}") from None
+        return value
 
 
 class DevIdpUser(Section):

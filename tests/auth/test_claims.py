@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from suite.auth.claims import claim_at, principal_from_claims
 from suite.auth.principal import Principal
@@ -106,3 +107,52 @@ def test_claim_at_walks_dotted_paths_safely() -> None:
     assert claim_at(claims, "a.b.c") == 1
     assert claim_at(claims, "a.x.c") is None
     assert claim_at(claims, "s.len") is None
+
+
+AUTH0_CLAIMS = {
+    "sub": "auth0|42",
+    "https://suite.example.com/roles": ["admin"],
+    "https://suite.example.com/claims": {"groups": ["Finance"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("roles", "groups"),
+    [
+        (["https://suite.example.com/roles"], [["https://suite.example.com/claims", "groups"]]),
+        (["/https:~1~1suite.example.com~1roles"], ["/https:~1~1suite.example.com~1claims/groups"]),
+    ],
+)
+def test_namespaced_claims_by_name_pointer_and_key_list(roles: list[Any], groups: list[Any]) -> None:
+    principal = principal_of(AUTH0_CLAIMS, claims={"roles": roles, "groups": groups})
+    assert principal.roles == frozenset({"admin"})
+    assert principal.groups == frozenset({"Finance"})
+
+
+def test_claim_at_forms() -> None:
+    claims = {"a.b": 1, "a": {"b": 2, "c/d": {"~e": 3}}}
+    assert claim_at(claims, "a.b") == 1  # the top-level name wins over the dotted path
+    assert claim_at(claims, ["a", "b"]) == 2
+    assert claim_at(claims, "/a/c~1d/~0e") == 3
+    assert claim_at(claims, "/a/missing") is None
+    assert claim_at(claims, ["a", "b", "deeper"]) is None
+
+
+def test_role_patterns_map_group_names() -> None:
+    patterns = {r"CN=Suite-(Admins|Operators),OU=Groups,.*": ["admin"], r"sg-.*-staff": ["employee"]}
+    groups = ["CN=Suite-Admins,OU=Groups,DC=corp,DC=example", "sg-berlin-staff", "xsg-berlin-staff"]
+    principal = principal_of({"sub": "u1", "groups": groups}, role_patterns=patterns)
+    assert principal.roles == frozenset({"admin", "employee"})
+    # Whole names only: a pattern matching part of a name maps nothing.
+    assert principal_of({"sub": "u1", "groups": ["my-sg-x-staff"]}, role_patterns=patterns).roles == frozenset()
+
+
+def test_bad_role_pattern_is_a_settings_error() -> None:
+    with pytest.raises(ValidationError, match="not a regular expression"):
+        OidcSettings(role_patterns={"(unclosed": ["admin"]})
+
+
+@pytest.mark.parametrize("claims", [{"subject": ""}, {"roles": [[]]}, {"groups": [["groups", ""]]}])
+def test_empty_claim_paths_are_settings_errors(claims: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="must not be empty"):
+        OidcSettings(claims=claims)

@@ -127,14 +127,27 @@ async def test_warm_cache_fetches_keys_once(verifier: OidcVerifier, idp: FakeIdp
     assert idp.hits == {"discovery": 1, "jwks": 1}
 
 
-async def test_rotated_key_is_picked_up_by_refetch(client: httpx.AsyncClient, idp: FakeIdp, rsa: RSAKey) -> None:
-    verifier = make_verifier(client, idp.issuer, jwks_min_refetch_s=0.2)
+async def test_rotated_key_is_accepted_on_its_first_request(verifier: OidcVerifier, idp: FakeIdp, rsa: RSAKey) -> None:
     await verifier.verify(mint(rsa, claims_for(idp.issuer)))
+    # A refused unknown kid just before must not hold back another, freshly rotated one.
+    await refused(verifier, mint(rsa_key("stray"), claims_for(idp.issuer)), "Unknown signing key")
     rotated = rsa_key("rsa-2")
     idp.published.append(rotated)
-    await asyncio.sleep(0.3)
-    await verifier.verify(mint(rotated, claims_for(idp.issuer)))
-    assert idp.hits["jwks"] == 2
+    await verifier.verify(mint(rotated, claims_for(idp.issuer)))  # default jwks_min_refetch_s: 60
+    assert idp.hits["jwks"] == 3
+
+
+async def test_flood_of_unknown_kids_is_bounded_globally(client: httpx.AsyncClient, idp: FakeIdp, rsa: RSAKey) -> None:
+    verifier = make_verifier(client, idp.issuer, jwks_max_refetch_per_minute=5)
+    await verifier.verify(mint(rsa, claims_for(idp.issuer)))
+    forged = [mint(rsa_key(f"random-{i}"), claims_for(idp.issuer)) for i in range(30)]
+    for token in forged[:15]:
+        await refused(verifier, token, "Unknown signing key")
+    results = await asyncio.gather(*(verifier.verify(token) for token in forged[15:]), return_exceptions=True)
+    assert all(isinstance(result, AuthenticationFailed) for result in results)
+    # The first fetch and four refetches: the bucket of 5 a minute, whatever the number of kids.
+    assert idp.hits["jwks"] == 5
+    await verifier.verify(mint(rsa, claims_for(idp.issuer)))  # known keys keep working
 
 
 async def test_unknown_kid_refetches_at_most_once_per_interval(
@@ -299,7 +312,8 @@ async def test_unknown_kid_refused_without_hammering_the_idp(
     await verifier.verify(mint(rsa, claims_for(idp.issuer)))
     await refused(verifier, mint(attacker, claims_for(idp.issuer)), "Unknown signing key")
     await refused(verifier, mint(attacker, claims_for(idp.issuer, sub="other")), "Unknown signing key")
-    assert idp.hits == {"discovery": 1, "jwks": 1}  # within jwks_min_refetch_s of the first fetch
+    # One refetch for the new kid, none for it again within jwks_min_refetch_s.
+    assert idp.hits == {"discovery": 1, "jwks": 2}
 
 
 @pytest.mark.parametrize("header", ["jku", "x5u"])
@@ -436,3 +450,26 @@ async def test_refusals_logged_without_the_token(verifier: OidcVerifier, idp: Fa
     assert [entry["reason"] for entry in refusals] == ["Token expired: get a new access token."]
     for part in (header, payload, signature):
         assert all(part[:16] not in repr(entry) for entry in logs)
+
+
+# --- typ (RFC 9068) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT"])
+async def test_required_typ_accepts_access_tokens(
+    client: httpx.AsyncClient, idp: FakeIdp, rsa: RSAKey, typ: str
+) -> None:
+    verifier = make_verifier(client, idp.issuer, required_typ="at+jwt")
+    await verifier.verify(mint(rsa, claims_for(idp.issuer), typ=typ))
+
+
+@pytest.mark.parametrize("typ", [None, "JWT", "application/jwt", "at+jwt+x"])
+async def test_required_typ_refuses_other_tokens(
+    client: httpx.AsyncClient, idp: FakeIdp, rsa: RSAKey, typ: Any
+) -> None:
+    verifier = make_verifier(client, idp.issuer, required_typ="at+jwt")
+    await refused(verifier, mint(rsa, claims_for(idp.issuer), typ=typ), "Token type not accepted")
+
+
+async def test_typ_not_checked_by_default(verifier: OidcVerifier, idp: FakeIdp, rsa: RSAKey) -> None:
+    await verifier.verify(mint(rsa, claims_for(idp.issuer), typ="JWT"))
