@@ -16,9 +16,11 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
+from sqlalchemy.orm import Session
 
 from suite.auth.principal import Principal
 from suite.auth.quota_counters import WINDOW_S, CounterKey, Counters, read_counts, window_key, write_counts
@@ -91,10 +93,39 @@ class QuotaEnforcer:
         now = self._clock()
         self._counters.touch(window_key(principal.subject, "tokens", now), now).unsent += tokens
 
-    async def prune(self, *, older_than_s: int = 2 * WINDOW_S["tokens"]) -> None:
-        """Delete windows that can no longer matter."""
-        cutoff = int(self._clock()) - older_than_s
-        await self._db.run(lambda s: s.execute(delete(QuotaCounterRow).where(QuotaCounterRow.window_start < cutoff)))
+    async def prune(self) -> int:
+        """Delete the stored windows that can no longer matter; the number of rows deleted.
+
+        A window is kept for one more window after it ended (a replica may still be flushing into
+        it), so the table holds at most about three windows of each kind per active subject.
+        """
+        now = int(self._clock())
+
+        def work(session: Session) -> int:
+            deleted = 0
+            for kind, length in WINDOW_S.items():
+                cutoff = now - 2 * length
+                statement = delete(QuotaCounterRow).where(
+                    QuotaCounterRow.kind == kind, QuotaCounterRow.window_start < cutoff
+                )
+                result = cast(CursorResult[Any], session.execute(statement))
+                deleted += result.rowcount
+            return deleted
+
+        return await self._db.run(work)
+
+    async def run_prunes(self) -> None:
+        """Prune every ``prune_interval_s`` until cancelled (the job the gateway runs beside the audit purges)."""
+        while True:
+            await asyncio.sleep(self._settings.prune_interval_s)
+            try:
+                deleted = await self.prune()
+            # Any failure: the job must live on; the next interval tries again.
+            except Exception as exc:
+                log.error("quota prune failed", error=str(exc))
+                continue
+            if deleted:
+                log.info("quota windows pruned", deleted=deleted)
 
     async def start(self) -> None:
         """Start the background sync, every ``sync_interval_s``; nothing to do when quotas are off."""

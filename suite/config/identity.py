@@ -185,6 +185,8 @@ class QuotaSettings(Section):
     # Seconds between reconciliations of the in-memory counters with the database: the most a crash
     # loses, and about how long replicas on one PostgreSQL take to see each other's counts.
     sync_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # Seconds between deletions of ended windows from the database (quota_counters stays bounded).
+    prune_interval_s: float = Field(default=600, gt=0)
 
 
 class IdentitySettings(Section):

@@ -38,11 +38,12 @@ from suite.serving import EngineSupervisor, ModelCatalog, Relay
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
+def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callable[[], float] = time.time) -> FastAPI:
     """Build the gateway for these settings.
 
     With manage_engines the app starts the configured vLLM engines on start-up and
     stops them on shutdown; without, it only talks to backends that are already running.
+    clock (unix seconds) decides quota windows; tests pass a fixed one.
     """
     # One client for every backend call: keep-alive connections, no proxy from the environment.
     client = httpx.AsyncClient(
@@ -50,7 +51,7 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     )
     # One verifier (one key cache) for API bearer tokens and the browser login's access tokens.
     token_verifier = _token_verifier(settings, client)
-    services = _services(settings, client, token_verifier)
+    services = _services(settings, client, token_verifier, clock)
     # Models with source "registry" serve the version the model registry promoted, and follow its changes.
     supervisor = (
         EngineSupervisor(settings, services.catalog, ModelRegistry(services.database)) if manage_engines else None
@@ -72,7 +73,9 @@ def create_app(settings: Settings, *, manage_engines: bool = True) -> FastAPI:
     return app
 
 
-def _services(settings: Settings, client: httpx.AsyncClient, token_verifier: OidcVerifier | None) -> Services:
+def _services(
+    settings: Settings, client: httpx.AsyncClient, token_verifier: OidcVerifier | None, clock: Callable[[], float]
+) -> Services:
     database = Database(settings.database_url, echo=settings.database.echo)
     api_keys = ApiKeyStore(database)
     services = Services(
@@ -85,7 +88,7 @@ def _services(settings: Settings, client: httpx.AsyncClient, token_verifier: Oid
         ),
         api_keys=api_keys,
         policy=Policy(settings.identity.policy),
-        quotas=QuotaEnforcer(settings.identity.quotas, database),
+        quotas=QuotaEnforcer(settings.identity.quotas, database, clock=clock),
         catalog=ModelCatalog(settings.serving),
         relay=Relay(settings.serving, client),
         embeddings=EmbeddingService(settings),
@@ -128,6 +131,7 @@ def _lifespan(
             await catalog.probe_all(client)
             _in_background(stack, catalog.run_health_checks(client), "health-checks")
             _in_background(stack, services.audit.run_purges(), "audit-purges")
+            _in_background(stack, services.quotas.run_prunes(), "quota-prunes")
             if supervisor:
                 _in_background(stack, supervisor.follow_registry(), "registry")
             await services.embeddings.load()

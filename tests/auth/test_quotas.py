@@ -290,3 +290,63 @@ async def test_counts_that_cannot_be_saved_at_shutdown_are_logged(database: Data
 
 def _failures(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [e for e in logs if e["event"].startswith("quota counts not saved")]
+
+
+def rows(database: Database) -> int:
+    with database.session() as session:
+        return len(session.scalars(select(QuotaCounterRow)).all())
+
+
+async def test_many_simulated_minutes_keep_the_table_bounded(database: Database) -> None:
+    # Three simulated days: a request and a token charge per subject every 17 minutes (each in a
+    # new requests window), flushed each time, pruned every fourth time as the scheduled job does.
+    now = [NOW]
+    quotas = QuotaEnforcer(
+        QuotaSettings(default={"requests_per_minute": 1000, "tokens_per_day": 10**9}), database, clock=lambda: now[0]
+    )
+    subjects = [ALICE, BOB]
+    steps = 3 * 24 * 60 // 17
+    peak = 0
+    for step in range(steps):
+        now[0] = NOW + 17 * 60 * step
+        for principal in subjects:
+            await quotas.admit(principal)
+            await quotas.charge_tokens(principal, 3)
+        await quotas.flush()
+        if step % 4 == 3:
+            peak = max(peak, rows(database))
+            await quotas.prune()
+
+    # Per subject at most: the requests window kept by the last prune and 4 written since, plus the
+    # token days kept (today and the two before); without pruning: one row per step (254 each here).
+    assert peak <= len(subjects) * (5 + 3)
+    assert rows(database) <= len(subjects) * (5 + 3)
+    # What is left still counts: today's tokens are all in the table.
+    day = int(now[0] // 86_400 * 86_400)
+    with database.session() as session:
+        today = session.scalar(
+            select(QuotaCounterRow.used).where(
+                QuotaCounterRow.subject == "alice",
+                QuotaCounterRow.kind == "tokens",
+                QuotaCounterRow.window_start == day,
+            )
+        )
+    in_today = sum(1 for step in range(steps) if NOW + 17 * 60 * step >= day)
+    assert today == 3 * in_today
+
+
+async def test_pruning_runs_on_its_own_schedule(database: Database) -> None:
+    now = [NOW]
+    settings = QuotaSettings(default={"requests_per_minute": 5}, prune_interval_s=0.02)
+    quotas = QuotaEnforcer(settings, database, clock=lambda: now[0])
+    await quotas.admit(ALICE)
+    await quotas.flush()
+    assert rows(database) == 1
+    now[0] += 3 * 60  # the window has ended and its grace minute too
+    job = asyncio.create_task(quotas.run_prunes())
+    try:
+        await eventually(lambda: rows(database) == 0, "the ended window pruned")
+    finally:
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job

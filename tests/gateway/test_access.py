@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,18 +68,17 @@ def test_revoked_key_is_401_at_once(gateway: ServerThread) -> None:
         client_for(gateway, key).models.list()
 
 
-def quota_gateway(tmp_path: Path, engine: EngineProcess, **limits: int) -> ServerThread:
+# Noon UTC, half past a minute (2030-01-01 12:00:30): a quota test never straddles a minute or a day.
+NOON = 1_893_499_230.0
+
+
+def quota_gateway(
+    tmp_path: Path, engine: EngineProcess, *, clock: Callable[[], float] = lambda: NOON, **limits: int
+) -> ServerThread:
     settings = gateway_settings(
         tmp_path, backends=[engine.backend.url], identity={"quotas": {"enabled": True, "default": limits}}
     )
-    return ServerThread(create_app(settings, manage_engines=False)).start()
-
-
-def chat(gateway: ServerThread, *, stream: bool = False) -> httpx.Response:
-    body = {"model": "default", "messages": QUESTION, "max_tokens": 4, "stream": stream}
-    return httpx.post(
-        f"{gateway.url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {DEV_KEY}"}, timeout=60
-    )
+    return ServerThread(create_app(settings, manage_engines=False, clock=clock)).start()
 
 
 def wait_for_a_fresh_minute(needed_s: float = 40) -> None:
@@ -88,9 +88,17 @@ def wait_for_a_fresh_minute(needed_s: float = 40) -> None:
         time.sleep(left + 0.5)
 
 
+def chat(gateway: ServerThread, *, stream: bool = False) -> httpx.Response:
+    body = {"model": "default", "messages": QUESTION, "max_tokens": 4, "stream": stream}
+    return httpx.post(
+        f"{gateway.url}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {DEV_KEY}"}, timeout=60
+    )
+
+
 def test_requests_per_minute_give_429_and_survive_a_restart(vllm_engine: EngineProcess, tmp_path: Path) -> None:
+    # Still on the real clock (a fixed-clock version is not run yet): waits for a fresh minute.
     wait_for_a_fresh_minute()
-    gateway = quota_gateway(tmp_path, vllm_engine, requests_per_minute=2)
+    gateway = quota_gateway(tmp_path, vllm_engine, clock=time.time, requests_per_minute=2)
     try:
         assert [chat(gateway).status_code for _ in range(2)] == [200, 200]
         refused = chat(gateway)
@@ -99,7 +107,7 @@ def test_requests_per_minute_give_429_and_survive_a_restart(vllm_engine: EngineP
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert refused.json()["error"]["type"] == "rate_limit_error"
-    restarted = quota_gateway(tmp_path, vllm_engine, requests_per_minute=2)  # same database
+    restarted = quota_gateway(tmp_path, vllm_engine, clock=time.time, requests_per_minute=2)  # same database
     try:
         assert chat(restarted).status_code == 429
     finally:
