@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages up test lint typecheck bench lock clean
+.PHONY: install system-packages test-idp up test lint typecheck bench lock clean
 
 # torch comes first and alone: `torch==2.13.0` is the CPU build this machine kind keeps on disk.
 # Everything else is pinned in requirements.lock and installed without resolving, which keeps out
@@ -21,7 +21,15 @@ $(STAMP): requirements.lock pyproject.toml
 system-packages:
 	bash scripts/install-system-packages.sh
 
-install: system-packages $(STAMP)
+# The second OpenID provider the identity tests start (panva's oidc-provider, pinned by its lock file).
+OIDC_PROVIDER := tests/auth/oidc_provider
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+test-idp: system-packages $(OIDC_PROVIDER)/node_modules/.installed
+
+install: system-packages $(STAMP) test-idp
 
 up: install
 	$(BIN)/suite up

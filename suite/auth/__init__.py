@@ -2,6 +2,7 @@
 
 from suite.auth.api_keys import KEY_PREFIX, ApiKeyInfo, ApiKeyStore, parse_duration
 from suite.auth.authenticator import Authenticator, TokenVerifier
+from suite.auth.issuers import TokenIssuers
 from suite.auth.policy import Decision, Policy
 from suite.auth.principal import AuthMethod, Principal
 from suite.auth.quotas import QuotaEnforcer
@@ -18,6 +19,7 @@ __all__ = [
     "Principal",
     "QuotaEnforcer",
     "StaticKeyAuthenticator",
+    "TokenIssuers",
     "TokenVerifier",
     "bearer_credential",
     "hash_api_key",

@@ -2,7 +2,8 @@
 
 ``Authorization: Bearer <credential>`` only (never a query string). The credential's
 shape picks the check: ``suitekey_...`` is a managed API key, a three-part JWT is an
-OIDC access token, anything else is compared with the static keys from settings.
+OIDC access token, anything else is compared with the static keys from settings and, when no
+static key matches and an issuer introspects, taken for an opaque access token (RFC 7662).
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from suite.errors import AuthenticationFailed
 
 
 class TokenVerifier(Protocol):
+    @property
+    def introspects(self) -> bool:
+        """Whether opaque (non-JWT) access tokens are checked too."""
+        ...
+
     async def authenticate(self, authorization: str | None) -> Principal: ...
 
 
@@ -38,4 +44,9 @@ class Authenticator:
             if self._tokens is None:
                 raise AuthenticationFailed("Bearer tokens are not accepted: no identity provider is configured.")
             return await self._tokens.authenticate(authorization)
-        return self._static_keys.authenticate_credential(credential)
+        try:
+            return self._static_keys.authenticate_credential(credential)
+        except AuthenticationFailed:
+            if self._tokens is None or not self._tokens.introspects:
+                raise
+        return await self._tokens.authenticate(authorization)

@@ -35,6 +35,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey, import_key
 
 from suite.auth.claims import check_registered_claims, principal_from_claims
+from suite.auth.discovery import Discovery, get_json
 from suite.auth.principal import Principal
 from suite.config import OidcSettings
 from suite.errors import AuthenticationFailed
@@ -45,7 +46,6 @@ UNREACHABLE = "Cannot validate tokens: the identity provider is unreachable"
 
 _KEY_TYPES = {"RS256": RSAKey, "PS256": RSAKey, "ES256": ECKey}
 _MIN_RSA_BITS = 2048
-_FETCH_TIMEOUT = httpx.Timeout(5.0)
 # IdPs may put a certificate chain (x5c, ignored) in the header: joserfc's 512-byte default is too small.
 _MAX_HEADER_BYTES = 8192
 
@@ -90,7 +90,16 @@ class _KeyCache:
 class OidcVerifier:
     """Turns an ``Authorization: Bearer <access token>`` header into a Principal, or refuses."""
 
-    def __init__(self, settings: OidcSettings, client: httpx.AsyncClient, *, max_key_age_s: float = 3600) -> None:
+    introspects = False
+
+    def __init__(
+        self,
+        settings: OidcSettings,
+        client: httpx.AsyncClient,
+        *,
+        max_key_age_s: float = 3600,
+        discovery: Discovery | None = None,
+    ) -> None:
         if settings.issuer is None:
             raise ValueError("identity.oidc.issuer is not set: bearer tokens cannot be validated")
         if not settings.algorithms:
@@ -103,8 +112,7 @@ class OidcVerifier:
         # Unknown header parameters are ignored (RFC 7515 4); crit is refused before this sees it.
         self._registry = jws.JWSRegistry(algorithms=self._algorithms, strict_check_header=False)
         self._registry.max_header_length = _MAX_HEADER_BYTES
-        self._discovery_url = self._issuer.rstrip("/") + "/.well-known/openid-configuration"
-        self._jwks_uri: str | None = None
+        self._discovery = discovery or Discovery(self._issuer, client)
         self._cache: _KeyCache | None = None
         self._lock = asyncio.Lock()
         self._attempted_at = -math.inf
@@ -115,7 +123,7 @@ class OidcVerifier:
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """The principal for a header value; AuthenticationFailed with an actionable reason otherwise."""
-        with _logging_refusals():
+        with logging_refusals():
             if not authorization:
                 raise AuthenticationFailed("Missing credentials: send 'Authorization: Bearer <access token>'.")
             scheme, _, credential = authorization.partition(" ")
@@ -126,7 +134,7 @@ class OidcVerifier:
 
     async def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid access token; AuthenticationFailed saying why otherwise."""
-        with _logging_refusals():
+        with logging_refusals():
             return await self._verify(token)
 
     async def _verify(self, token: str) -> dict[str, Any]:
@@ -233,26 +241,14 @@ class OidcVerifier:
 
     async def _fetch_keys(self) -> list[VerificationKey] | None:
         try:
-            if self._jwks_uri is None:
-                discovery = await self._get_json(self._discovery_url)
-                jwks_uri = discovery.get("jwks_uri") if isinstance(discovery, dict) else None
-                if not isinstance(discovery, dict) or discovery.get("issuer") != self._issuer:
-                    raise ValueError("the discovery document names another issuer")
-                if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
-                    raise ValueError("the discovery document has no http(s) jwks_uri")
-                self._jwks_uri = jwks_uri
-            keys = _parse_jwks(await self._get_json(self._jwks_uri))
+            jwks_uri = await self._discovery.endpoint("jwks_uri")
+            keys = _parse_jwks(await get_json(self._client, jwks_uri))
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-            self._jwks_uri = None  # read discovery again next time: the IdP may have moved its keys
+            self._discovery.forget()  # read discovery again next time: the IdP may have moved its keys
             log.warning("jwks fetch failed", issuer=self._issuer, error=str(exc) or type(exc).__name__)
             return None
         log.info("jwks loaded", issuer=self._issuer, kids=[key.kid for key in keys])
         return keys
-
-    async def _get_json(self, url: str) -> Any:
-        response = await self._client.get(url, timeout=_FETCH_TIMEOUT, headers={"accept": "application/json"})
-        response.raise_for_status()
-        return response.json()
 
 
 def _parse_jwks(document: Any) -> list[VerificationKey]:
@@ -310,7 +306,7 @@ def _json_object(payload: bytes) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _logging_refusals() -> Iterator[None]:
+def logging_refusals() -> Iterator[None]:
     """Log each refusal with its reason only: never the token or a part of it."""
     try:
         yield

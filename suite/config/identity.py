@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -55,6 +56,34 @@ def _nonempty_path(path: ClaimPath) -> ClaimPath:
     return path
 
 
+class IntrospectionSettings(Section):
+    """Token introspection (RFC 7662) for opaque access tokens: where, and how the suite authenticates."""
+
+    # None: the discovery document's introspection_endpoint.
+    endpoint: str | None = None
+    # The suite's client at the IdP for introspection calls.
+    client_id: str | None = None
+    client_auth: Literal["client_secret_basic", "private_key_jwt"] = "client_secret_basic"
+    client_secret: SecretStr | None = None
+    # private_key_jwt: a PEM private key (RSA or P-256) whose public half the IdP has for the client.
+    private_key_file: Path | None = None
+    private_key_alg: Literal["RS256", "PS256", "ES256"] = "RS256"
+    private_key_kid: str | None = None
+    # An active answer is reused at most this long (and never past the token's exp); an inactive
+    # one (revoked, expired, unknown) this long. Revocation takes effect within cache_ttl_s.
+    cache_ttl_s: float = Field(default=60, ge=0, le=3600)
+    negative_cache_ttl_s: float = Field(default=10, ge=0, le=600)
+    cache_max_entries: int = Field(default=10_000, ge=1)
+    # Refuse an active token whose introspection carries no aud (most IdPs send it).
+    require_audience: bool = True
+
+    @model_validator(mode="after")
+    def _credentials_for_the_method(self) -> IntrospectionSettings:
+        if self.client_auth == "private_key_jwt" and self.private_key_file is None:
+            raise ValueError("introspection.client_auth private_key_jwt needs introspection.private_key_file")
+        return self
+
+
 class OidcSettings(Section):
     """The company IdP (or the dev IdP): how tokens are validated and users log in."""
 
@@ -78,6 +107,10 @@ class OidcSettings(Section):
     client_id: str = "suite-web"
     client_secret: SecretStr | None = None
     claims: ClaimPaths = ClaimPaths()
+    # How access tokens are checked: jwt (signature and claims, locally), introspection (asked of the
+    # IdP each time, cached briefly), or both (JWT when the token parses as one, otherwise introspection).
+    validation: Literal["jwt", "introspection", "both"] = "jwt"
+    introspection: IntrospectionSettings = IntrospectionSettings()
     # IdP role or group name -> suite roles, e.g. {"/Compliance": ["compliance_officer"]}.
     role_mapping: dict[str, list[str]] = Field(default_factory=dict)
     # Regular expression (whole name) over IdP role and group names -> suite roles,
@@ -191,8 +224,22 @@ class QuotaSettings(Section):
 
 class IdentitySettings(Section):
     oidc: OidcSettings = OidcSettings()
+    # Further issuers accepted for bearer tokens (e.g. service accounts from a second IdP), each with its
+    # own audience, claims, mapping, algorithms and validation; the browser login uses identity.oidc only.
+    extra_issuers: list[OidcSettings] = Field(default_factory=list)
     dev_idp: DevIdpSettings = DevIdpSettings()
     session: SessionSettings = SessionSettings()
     # Deny by default: a request is allowed only when a rule grants it.
     policy: list[PolicyRule] = Field(default_factory=list)
     quotas: QuotaSettings = QuotaSettings()
+
+    @model_validator(mode="after")
+    def _extra_issuers_named(self) -> IdentitySettings:
+        issuers = [self.oidc.issuer] if self.oidc.issuer else []
+        for extra in self.extra_issuers:
+            if extra.issuer is None:
+                raise ValueError("identity.extra_issuers: every entry needs its issuer")
+            if extra.issuer in issuers:
+                raise ValueError(f"identity.extra_issuers: the issuer {extra.issuer!r} is configured twice")
+            issuers.append(extra.issuer)
+        return self

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from suite import __version__
 from suite.audit import AuditTrail, SiemForwarder
-from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator
+from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator, TokenIssuers
 from suite.auth.login import install_browser_login
 from suite.auth.oidc import OidcVerifier
 from suite.bastion import ModelRegistry
@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callab
     client = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256), trust_env=False
     )
-    # One verifier (one key cache) for API bearer tokens and the browser login's access tokens.
+    # One key cache per issuer, shared by API bearer tokens and the browser login's access tokens.
     token_verifier = _token_verifier(settings, client)
     services = _services(settings, client, token_verifier, clock)
     # Models with source "registry" serve the version the model registry promoted, and follow its changes.
@@ -68,13 +68,13 @@ def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callab
     app.include_router(rag_admin_router)
     if settings.identity.dev_idp.enabled:
         _mount_dev_idp(app, settings)
-    install_browser_login(app, settings, services.database, access_tokens=token_verifier)
+    install_browser_login(app, settings, services.database, access_tokens=_login_tokens(settings, token_verifier))
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
     return app
 
 
 def _services(
-    settings: Settings, client: httpx.AsyncClient, token_verifier: OidcVerifier | None, clock: Callable[[], float]
+    settings: Settings, client: httpx.AsyncClient, token_verifier: TokenIssuers | None, clock: Callable[[], float]
 ) -> Services:
     database = Database(settings.database_url, echo=settings.database.echo)
     api_keys = ApiKeyStore(database)
@@ -154,11 +154,18 @@ async def _settle(tasks: set[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _token_verifier(settings: Settings, client: httpx.AsyncClient) -> OidcVerifier | None:
+def _token_verifier(settings: Settings, client: httpx.AsyncClient) -> TokenIssuers | None:
     issuer = settings.oidc_issuer
-    if issuer is None:
+    primary = [settings.identity.oidc.model_copy(update={"issuer": issuer})] if issuer else []
+    configured = [*primary, *settings.identity.extra_issuers]
+    return TokenIssuers.from_settings(configured, client) if configured else None
+
+
+def _login_tokens(settings: Settings, tokens: TokenIssuers | None) -> OidcVerifier | None:
+    """The browser login's access-token check: identity.oidc's own (the first issuer)."""
+    if tokens is None or settings.oidc_issuer is None:
         return None
-    return OidcVerifier(settings.identity.oidc.model_copy(update={"issuer": issuer}), client)
+    return tokens.issuers[0].jwt
 
 
 def _mount_dev_idp(app: FastAPI, settings: Settings) -> None:

@@ -1,0 +1,158 @@
+"""A second, independent OpenID provider for the identity tests: panva's `oidc-provider` (npm, OpenID
+certified), run with Node on a free loopback port from tests/auth/oidc_provider (installed by
+`make install` with `npm ci`).
+
+It issues client-credentials tokens for configured resources (RFC 8707): JWT (RFC 9068, typ at+jwt)
+or opaque, introspects (RFC 7662) and revokes them. Keys are generated here; ``restart`` brings it
+back on the same port with other keys (rotation), opaque tokens issued before are then gone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+from joserfc.jwk import ECKey, RSAKey
+
+from tests.support import free_port, wait_until
+
+HARNESS = Path(__file__).parent / "oidc_provider"
+
+# Resource indicators -> what the provider issues for them.
+JWT_RESOURCE = "urn:suite:api"
+OPAQUE_RESOURCE = "urn:suite:opaque"
+OTHER_RESOURCE = "urn:other:api"
+RESOURCES = {
+    JWT_RESOURCE: {"scope": "api", "audience": "suite", "accessTokenFormat": "jwt", "jwt": {"sign": {"alg": "RS256"}}},
+    OPAQUE_RESOURCE: {"scope": "api", "audience": "suite", "accessTokenFormat": "opaque"},
+    OTHER_RESOURCE: {
+        "scope": "api",
+        "audience": "other",
+        "accessTokenFormat": "jwt",
+        "jwt": {"sign": {"alg": "RS256"}},
+    },
+}
+
+SERVICE = ("svc-reporting", "svc-reporting-secret")
+INTROSPECTOR = ("suite-introspect", "suite-introspect-secret")
+INTROSPECTOR_JWT = "suite-introspect-jwt"
+
+
+def harness_installed() -> bool:
+    return shutil.which("node") is not None and (HARNESS / "node_modules" / "oidc-provider").is_dir()
+
+
+def private_jwk(key: RSAKey | ECKey, alg: str) -> dict[str, Any]:
+    return {**key.as_dict(private=True), "alg": alg, "use": "sig"}
+
+
+class SecondIdp:
+    """The provider process and what the tests ask of it."""
+
+    def __init__(
+        self, *, signing: list[RSAKey | ECKey], introspection_key: RSAKey, groups: dict[str, list[str]]
+    ) -> None:
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self._dir = Path(tempfile.mkdtemp(prefix="second-idp-"))
+        self._signing = signing
+        self._introspection_key = introspection_key
+        self._groups = groups
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SecondIdp:
+        config = {
+            "port": self.port,
+            "jwks": {
+                "keys": [private_jwk(key, "ES256" if isinstance(key, ECKey) else "RS256") for key in self._signing]
+            },
+            "resources": RESOURCES,
+            "groups": self._groups,
+            "clients": self._clients(),
+        }
+        path = self._dir / "config.json"
+        path.write_text(json.dumps(config))
+        with (self._dir / "provider.log").open("ab") as log:  # the child keeps its own descriptor
+            self._process = subprocess.Popen(
+                ["node", str(HARNESS / "server.mjs"), str(path)], cwd=HARNESS, stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_until(self._ready, timeout=30, what="oidc-provider to answer discovery")
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def restart(self, *, signing: list[RSAKey | ECKey]) -> None:
+        """The same issuer and port, other signing keys (the first one signs)."""
+        self.stop()
+        self._signing = signing
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _ready(self) -> bool:
+        assert self._process is not None
+        if self._process.poll() is not None:
+            raise RuntimeError(f"oidc-provider exited: {(self._dir / 'provider.log').read_text()[-2000:]}")
+        try:
+            return httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _clients(self) -> list[dict[str, Any]]:
+        service = {
+            "client_id": SERVICE[0],
+            "client_secret": SERVICE[1],
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "redirect_uris": [],
+            "token_endpoint_auth_method": "client_secret_basic",
+        }
+        introspector = {**service, "client_id": INTROSPECTOR[0], "client_secret": INTROSPECTOR[1]}
+        public = self._introspection_key.as_dict(private=False)
+        by_key = {
+            "client_id": INTROSPECTOR_JWT,
+            "grant_types": ["client_credentials"],
+            "response_types": [],
+            "redirect_uris": [],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [{**public, "alg": "RS256", "use": "sig"}]},
+        }
+        return [service, introspector, by_key]
+
+    # --- what the tests ask ------------------------------------------------------------------------
+
+    def token(self, resource: str = JWT_RESOURCE, *, client: tuple[str, str] = SERVICE) -> str:
+        """A client-credentials access token for resource."""
+        response = httpx.post(
+            f"{self.issuer}/token",
+            data={"grant_type": "client_credentials", "resource": resource, "scope": "api"},
+            auth=client,
+            timeout=10,
+        )
+        response.raise_for_status()
+        token: str = response.json()["access_token"]
+        return token
+
+    def revoke(self, token: str, *, client: tuple[str, str] = SERVICE) -> None:
+        response = httpx.post(
+            f"{self.issuer}/token/revocation",
+            data={"token": token, "token_type_hint": "access_token"},
+            auth=client,
+            timeout=10,
+        )
+        response.raise_for_status()
