@@ -27,6 +27,19 @@ place (``suite.gateway.errors``), the CLI turns them into messages.
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def error_envelope(
+    message: str, error_type: str = "server_error", *, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    """The OpenAI error envelope ``{"error": {message, type, param, code}}``: the one builder of it.
+
+    Used by the gateway's exception handlers, its ASGI middleware (413 before the body is read),
+    error events inside streams (serving, guardrails) and the ingest progress stream.
+    """
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
 
 class SuiteError(Exception):
     """Base of every error the suite reports to a caller."""

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import structlog
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from suite import __version__
 from suite.audit import AuditTrail, SiemForwarder
@@ -69,8 +70,21 @@ def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callab
     if settings.identity.dev_idp.enabled:
         _mount_dev_idp(app, settings)
     install_browser_login(app, settings, services.database, access_tokens=_login_tokens(settings, token_verifier))
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gateway.max_body_bytes)
+    _outermost(app, settings.gateway.max_body_bytes)
     return app
+
+
+def _outermost(app: FastAPI, max_body_bytes: int) -> None:
+    """RequestContextMiddleware around Starlette's whole stack, ServerErrorMiddleware included.
+
+    So an unhandled error's 500 carries ``x-request-id`` too and its access-log line says 500.
+    """
+    build = app.build_middleware_stack
+
+    def build_with_context() -> ASGIApp:
+        return RequestContextMiddleware(build(), max_body_bytes=max_body_bytes)
+
+    app.build_middleware_stack = build_with_context  # type: ignore[method-assign]
 
 
 def _services(

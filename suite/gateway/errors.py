@@ -7,8 +7,6 @@ a client.
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,17 +21,13 @@ from suite.errors import (
     PermissionDenied,
     QuotaExceeded,
     SuiteError,
+    error_envelope,
 )
 
 log = structlog.get_logger(__name__)
 
 _HTTP_ERROR_TYPES = {401: "authentication_error", 403: "permission_error"}
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
-
-
-def error_body(message: str, error_type: str, *, param: str | None = None, code: str | None = None) -> dict[str, Any]:
-    """The OpenAI error envelope."""
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
 def error_response(exc: SuiteError) -> JSONResponse:
@@ -44,7 +38,7 @@ def error_response(exc: SuiteError) -> JSONResponse:
     elif exc.status_code == 401:
         headers["www-authenticate"] = "Bearer"
     return JSONResponse(
-        error_body(exc.message, exc.error_type, param=exc.param, code=exc.code),
+        error_envelope(exc.message, exc.error_type, param=exc.param, code=exc.code),
         status_code=exc.status_code,
         headers=headers,
     )
@@ -98,7 +92,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"Unknown field '{param}'."
     else:
         message = f"Invalid value for '{param}': {first['msg']}." if param else f"Invalid request: {first['msg']}."
-    return JSONResponse(error_body(message, "invalid_request_error", param=param, code="invalid_request"), 400)
+    return JSONResponse(error_envelope(message, "invalid_request_error", param=param, code="invalid_request"), 400)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -106,7 +100,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     error_type = _HTTP_ERROR_TYPES.get(exc.status_code, "invalid_request_error")
     message = exc.detail if isinstance(exc.detail, str) else "Request refused."
     return JSONResponse(
-        error_body(message, error_type, code=_HTTP_ERROR_CODES.get(exc.status_code)),
+        error_envelope(message, error_type, code=_HTTP_ERROR_CODES.get(exc.status_code)),
         status_code=exc.status_code,
         headers=exc.headers,
     )
@@ -114,7 +108,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
-    return JSONResponse(error_body("Internal server error.", "server_error", code="internal_error"), 500)
+    return JSONResponse(error_envelope("Internal server error.", "server_error", code="internal_error"), 500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -16,8 +16,7 @@ import structlog
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from suite.errors import PayloadTooLarge
-from suite.gateway.errors import error_body
+from suite.errors import PayloadTooLarge, error_envelope
 
 log = structlog.get_logger("suite.access")
 
@@ -102,7 +101,7 @@ def _content_length(scope: Scope) -> int | None:
 
 async def _send_too_large(send: Send, limit: int) -> None:
     error = PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
-    body = json.dumps(error_body(error.message, error.error_type, code=error.code)).encode()
+    body = json.dumps(error_envelope(error.message, error.error_type, code=error.code)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -24,7 +24,7 @@ import httpx
 import structlog
 
 from suite.config import ServingSettings
-from suite.errors import BackendUnavailable, SuiteError, UpstreamTimeout
+from suite.errors import BackendUnavailable, SuiteError, UpstreamTimeout, error_envelope
 from suite.serving.pool import Backend, Pool
 
 log = structlog.get_logger(__name__)
@@ -175,7 +175,7 @@ async def _finish_quietly(tap: StreamTap) -> bytes:
 
 def error_event(message: str, *, code: str = "backend_failed") -> bytes:
     """An SSE error event in the OpenAI error shape, followed by the stream's end."""
-    body = {"error": {"message": message, "type": "server_error", "param": None, "code": code}}
+    body = error_envelope(message, "server_error", code=code)
     return b"data: " + json.dumps(body).encode() + _EVENT_END + b"data: [DONE]" + _EVENT_END
 
 

@@ -16,8 +16,7 @@ from typing import Any
 
 from suite.audit import apply_content_policy
 from suite.config import ContentPolicy, GuardCheck
-from suite.errors import ContentBlocked, GuardrailUnavailable, OutputSchemaViolation
-from suite.gateway.errors import error_body
+from suite.errors import ContentBlocked, GuardrailUnavailable, OutputSchemaViolation, error_envelope
 from suite.gateway.openai.protocol import ChatCompletionRequest, CompletionRequest
 from suite.guardrails import Guardrails, Scope, Screened, Stage, StreamGuard, Vault, Verdict
 from suite.guardrails.schema import requested_schema, violation
@@ -176,7 +175,7 @@ class RequestGuard:
             error = OutputSchemaViolation(
                 f"The streamed answer{where} does not match the requested schema: {problem}.", param="response_format"
             )
-            body = error_body(error.message, error.error_type, param=error.param, code=error.code)
+            body = error_envelope(error.message, error.error_type, param=error.param, code=error.code)
             return b"data: " + json.dumps(body).encode() + b"\n\n"
         return b""
 

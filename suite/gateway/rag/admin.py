@@ -21,9 +21,8 @@ from fastapi.responses import StreamingResponse
 
 from suite.auth import Principal
 from suite.config import Settings
-from suite.errors import InvalidRequest, SuiteError
+from suite.errors import InvalidRequest, SuiteError, error_envelope
 from suite.gateway.deps import PrincipalDep, RequestIdDep, Services, ServicesDep, require_principal
-from suite.gateway.errors import error_body
 from suite.gateway.openai.protocol import ErrorResponse
 from suite.gateway.rag.protocol import (
     CollectionCreate,
@@ -144,11 +143,11 @@ async def _lines(collection: str, task: asyncio.Task[IngestReport], progress: as
     try:
         report = task.result()
     except SuiteError as exc:
-        yield json.dumps(error_body(exc.message, exc.error_type, param=exc.param, code=exc.code)) + "\n"
+        yield json.dumps(error_envelope(exc.message, exc.error_type, param=exc.param, code=exc.code)) + "\n"
         return
     except Exception:
         log.exception("ingest failed", collection=collection)
-        yield json.dumps(error_body("The ingest failed; the gateway log has the details.", "server_error")) + "\n"
+        yield json.dumps(error_envelope("The ingest failed; the gateway log has the details.", "server_error")) + "\n"
         return
     result = IngestResult(
         collection=report.collection,
