@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -19,10 +20,17 @@ class RagCollectionSettings(Section):
 class RagSettings(Section):
     """Retrieval-augmented generation: the vector store, chunking, retrieval and grounding."""
 
-    # Qdrant local mode (embedded default): an on-disk path, absolute or relative to data_dir.
-    # Only one process can open it: while the gateway runs, ingest through it (`suite ingest --gateway`).
+    # The vector store engine: "edge" (embedded default: Qdrant Edge, the Qdrant engine in the gateway's
+    # process, under edge_path), "server" (a Qdrant server or cluster at qdrant_url) or "local"
+    # (qdrant-client's local mode under qdrant_path: earlier releases' store, read by `suite collections migrate`).
+    # Unset: "server" when qdrant_url is set, else "edge".
+    engine: Literal["edge", "server", "local"] = "edge"
+    # Edge store directory, absolute or relative to data_dir. Only one process holds it: while the gateway
+    # runs, ingest through it (`suite ingest --gateway`).
+    edge_path: Path = Path("edge")
+    # Local-mode directory (earlier releases' default store).
     qdrant_path: Path = Path("qdrant")
-    # Production: a Qdrant server or cluster, e.g. http://qdrant.internal:6333 (wins over qdrant_path).
+    # A Qdrant server or cluster, e.g. https://qdrant.internal:6333 (https for TLS), for engine "server".
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     # Folders (absolute or relative to data_dir) under which the running gateway ingests on an admin's
@@ -50,6 +58,19 @@ class RagSettings(Section):
     def _overlap_below_size(self) -> RagSettings:
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("rag.chunk_overlap_tokens must be smaller than rag.chunk_tokens")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _server_when_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("qdrant_url") and "engine" not in data:
+            return {**data, "engine": "server"}
+        return data
+
+    @model_validator(mode="after")
+    def _engine_reachable(self) -> RagSettings:
+        if self.engine == "server" and not self.qdrant_url:
+            raise ValueError("rag.engine 'server' needs rag.qdrant_url")
         return self
 
     def hybrid_for(self, collection: str) -> bool:

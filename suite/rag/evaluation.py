@@ -66,7 +66,8 @@ async def evaluate(
 ) -> EvalResult:
     """Ingest samples into a temporary local store and measure recall@k of the questions."""
     with tempfile.TemporaryDirectory(prefix="suite-rag-eval-") as scratch:
-        rag_settings = settings.rag.model_copy(update={"qdrant_url": None, "qdrant_path": Path(scratch)})
+        scratch_store = {"engine": "edge", "qdrant_url": None, "edge_path": Path(scratch)}
+        rag_settings = settings.rag.model_copy(update=scratch_store)
         if hybrid is not None:
             rag_settings = rag_settings.model_copy(update={"hybrid": hybrid, "collections": {}})
         isolated = settings.model_copy(update={"rag": rag_settings})

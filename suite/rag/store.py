@@ -1,37 +1,37 @@
-"""Knowledge collections in Qdrant: one Qdrant collection each, dense + sparse vectors, ACL payload indexes.
+"""Knowledge collections: the store as the rest of RAG sees it, over one of three engines.
 
-The same code runs on Qdrant local mode (an on-disk path, the embedded default) and on a
-Qdrant server or cluster (``rag.qdrant_url``). The client is synchronous; every call runs on
-the store's own worker so the event loop never waits on it. Local mode allows one client per
-path: the worker is a single thread there (local mode has no locking of its own), and a
-second process opening the path gets ``VectorStoreUnavailable`` with what to do about it.
+``rag.engine`` picks the engine: ``edge`` (the embedded default, Qdrant Edge in process,
+suite.rag.edge), ``server`` (a Qdrant server or cluster through qdrant-client,
+suite.rag.server) or ``local`` (qdrant-client's local mode, kept to read earlier releases'
+collections). All three take the same schema (suite.rag.schema) and the same ACL filter,
+which every query carries. The engines are synchronous; every call runs on the store's own
+workers so the event loop never waits on one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from pydantic import SecretStr
-from qdrant_client import QdrantClient, models
+from qdrant_client import models
 
-from suite.config import RagSettings, Settings
-from suite.errors import InvalidRequest, VectorStoreUnavailable
+from suite.config import Settings
+from suite.errors import InvalidRequest
 from suite.rag.acl import ACL_GROUPS, ACL_USERS
 from suite.rag.documents import Acl, Classification
 from suite.rag.retrieved import RetrievedChunk
+from suite.rag.schema import CollectionSchema
 from suite.rag.vectors import TermVector
 
 _T = TypeVar("_T")
-DENSE, SPARSE = "dense", "sparse"
 COLLECTION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_KEYWORD_FIELDS = (ACL_GROUPS, ACL_USERS, "document_id", "source_uri")
+# (point id, score, payload) per point found.
+Found = list[tuple[str, float, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -72,83 +72,111 @@ def check_name(name: str) -> str:
     return name
 
 
-class KnowledgeStore:
-    """Qdrant, as the knowledge collections see it."""
+class Backend(Protocol):
+    """What an engine does for the store (suite.rag.edge.EdgeBackend, suite.rag.server.ServerBackend)."""
 
-    def __init__(self, client: QdrantClient, *, local: bool) -> None:
-        self._client = client
-        self.local = local
-        self._executor = ThreadPoolExecutor(max_workers=1 if local else 8, thread_name_prefix="qdrant")
+    workers: int
+
+    def close(self) -> None: ...
+    def names(self) -> list[str]: ...
+    def exists(self, name: str) -> bool: ...
+    def create(self, name: str, schema: CollectionSchema) -> None: ...
+    def delete(self, name: str) -> None: ...
+    def vector_size(self, name: str) -> int: ...
+    def indexed_fields(self, name: str) -> dict[str, str]: ...
+    def count(self, name: str, where: models.Filter | None) -> int: ...
+    def scroll(
+        self, name: str, where: models.Filter | None, *, keys: list[str] | bool, offset: Any, limit: int, vectors: bool
+    ) -> tuple[list[Point], Any]: ...
+    def delete_where(self, name: str, where: models.Filter) -> None: ...
+    def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+    def set_payload_where(self, name: str, payload: dict[str, Any], where: models.Filter) -> None: ...
+    def search(
+        self,
+        name: str,
+        *,
+        dense: list[float],
+        sparse: models.SparseVector,
+        where: models.Filter,
+        limit: int,
+        hybrid: bool,
+        min_score: float,
+    ) -> tuple[Found, bool]: ...
+    def optimize(self, name: str) -> bool: ...
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The configured engine, opened (VectorStoreUnavailable when it cannot be)."""
+    rag = settings.rag
+    if rag.engine == "server":
+        from suite.rag.server import ServerBackend
+
+        assert rag.qdrant_url is not None  # the settings refuse engine server without a URL
+        key = rag.qdrant_api_key.get_secret_value() if rag.qdrant_api_key else None
+        return ServerBackend.connect(rag.qdrant_url, api_key=key)
+    if rag.engine == "local":
+        from suite.rag.server import ServerBackend
+
+        return ServerBackend.open_local(settings.resolve(rag.qdrant_path))
+    from suite.rag.edge import EdgeBackend
+
+    return EdgeBackend.open(settings.resolve(rag.edge_path))
+
+
+class KnowledgeStore:
+    """The knowledge collections, async, over one engine."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._executor = ThreadPoolExecutor(max_workers=backend.workers, thread_name_prefix="rag-store")
 
     @classmethod
     def open(cls, settings: Settings) -> KnowledgeStore:
-        """Connect to the configured server, or open the local path (VectorStoreUnavailable if held elsewhere)."""
-        rag: RagSettings = settings.rag
-        if rag.qdrant_url:
-            return cls(QdrantClient(url=rag.qdrant_url, api_key=_secret(rag.qdrant_api_key), timeout=30), local=False)
-        path = settings.resolve(rag.qdrant_path)
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            with warnings.catch_warnings():
-                # Local mode warns about large collections on every open; stats and the docs say it instead.
-                warnings.simplefilter("ignore", UserWarning)
-                client = QdrantClient(path=str(path), force_disable_check_same_thread=True)
-        except RuntimeError as exc:
-            raise VectorStoreUnavailable(
-                f"The vector store at {path} is in use by another process (is `suite up` running?). "
-                "Ingest through it (`suite ingest --gateway`), stop it, or configure a Qdrant server (rag.qdrant_url)."
-            ) from exc
-        return cls(client, local=True)
+        """Open the configured engine (VectorStoreUnavailable if it is held elsewhere or unreachable)."""
+        return cls(open_backend(settings))
 
     async def _run(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, partial(work, *args, **kwargs))
 
     def close(self) -> None:
-        """Close the client (releases the local path) and the worker."""
+        """Close the engine (releases the store lock) and the workers."""
         self._executor.shutdown(wait=True)
-        self._client.close()
+        self.backend.close()
 
     # ---- collections ------------------------------------------------------------------
 
     async def names(self) -> list[str]:
-        result = await self._run(self._client.get_collections)
-        return sorted(c.name for c in result.collections)
+        return await self._run(self.backend.names)
 
     async def exists(self, name: str) -> bool:
-        return bool(COLLECTION_NAME.match(name)) and await self._run(self._client.collection_exists, name)
+        return bool(COLLECTION_NAME.match(name)) and await self._run(self.backend.exists, name)
 
     async def create(self, name: str, *, vector_size: int) -> None:
-        """A new collection (InvalidRequest if it exists): cosine dense vectors, IDF sparse vectors, ACL indexes."""
+        """A new collection (InvalidRequest if it exists) with the knowledge schema (suite.rag.schema)."""
         if await self.exists(check_name(name)):
             raise InvalidRequest(f"The collection '{name}' exists already.", param="collection")
-        await self._run(
-            self._client.create_collection,
-            name,
-            vectors_config={DENSE: models.VectorParams(size=vector_size, distance=models.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
-        with warnings.catch_warnings():
-            # Local mode records the indexes (and warns that it does not use them); a server uses them.
-            warnings.simplefilter("ignore", UserWarning)
-            for field in _KEYWORD_FIELDS:
-                await self._run(self._client.create_payload_index, name, field, models.PayloadSchemaType.KEYWORD)
-            await self._run(self._client.create_payload_index, name, "chunk_index", models.PayloadSchemaType.INTEGER)
+        await self._run(self.backend.create, name, CollectionSchema(vector_size=vector_size))
 
     async def delete(self, name: str) -> None:
+        await self._require(name)
+        await self._run(self.backend.delete, name)
+
+    async def _require(self, name: str) -> None:
         if not await self.exists(name):
             raise InvalidRequest(f"No collection '{name}'.", param="collection")
-        await self._run(self._client.delete_collection, name)
 
     async def stats(self, name: str) -> CollectionStats:
-        if not await self.exists(name):
-            raise InvalidRequest(f"No collection '{name}'.", param="collection")
-        info = await self._run(self._client.get_collection, name)
-        chunks = (await self._run(self._client.count, name, exact=True)).count
-        documents = (await self._run(self._client.count, name, count_filter=_first_chunks(), exact=True)).count
-        vectors = info.config.params.vectors
-        size = vectors[DENSE].size if isinstance(vectors, dict) else 0
+        await self._require(name)
+        chunks = await self._run(self.backend.count, name, None)
+        documents = await self._run(self.backend.count, name, first_chunks())
+        size = await self._run(self.backend.vector_size, name)
         return CollectionStats(name=name, chunks=chunks, documents=documents, vector_size=size)
+
+    async def optimize(self, name: str) -> bool:
+        """Build the engine's indexes for new points (on a thread of its own: queries go on meanwhile)."""
+        await self._require(name)
+        return await asyncio.to_thread(self.backend.optimize, name)
 
     # ---- documents --------------------------------------------------------------------
 
@@ -161,11 +189,11 @@ class KnowledgeStore:
         offset: Any = None
         keys = ["source_uri", "document_id", "content_hash", ACL_GROUPS, ACL_USERS, "classification"]
         while True:
-            points, offset = self._client.scroll(
-                name, scroll_filter=_first_chunks(), limit=1024, offset=offset, with_payload=keys, with_vectors=False
+            points, offset = self.backend.scroll(
+                name, first_chunks(), keys=keys, offset=offset, limit=1024, vectors=False
             )
             for point in points:
-                p = point.payload or {}
+                p = point.payload
                 if str(p.get("source_uri", "")).startswith(scope):
                     acl = Acl(frozenset(p.get(ACL_GROUPS) or []), frozenset(p.get(ACL_USERS) or []))
                     state = StoredDocument(p["document_id"], p["content_hash"], acl, p["classification"])
@@ -173,24 +201,20 @@ class KnowledgeStore:
             if offset is None:
                 return found
 
+    async def page(self, name: str, *, offset: Any, limit: int) -> tuple[list[Point], Any]:
+        """Up to limit points (vectors and payload) from offset on, and the next offset (None at the end)."""
+        return await self._run(self.backend.scroll, name, None, keys=True, offset=offset, limit=limit, vectors=True)
+
     async def remove_document(self, name: str, document_id: str) -> None:
-        await self._run(self._client.delete, name, points_selector=_document(document_id), wait=True)
+        await self._run(self.backend.delete_where, name, _document(document_id))
 
     async def add_points(self, name: str, points: Sequence[Point]) -> None:
-        batch = [
-            models.PointStruct(
-                id=p.chunk_id,
-                vector={DENSE: p.dense, SPARSE: models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)},
-                payload=p.payload,
-            )
-            for p in points
-        ]
-        await self._run(self._client.upsert, name, points=batch, wait=True)
+        await self._run(self.backend.upsert, name, points)
 
     async def set_access(self, name: str, document_id: str, acl: Acl, classification: Classification) -> None:
         """Change who may read a document (every chunk of it) without re-embedding it."""
         payload = {ACL_GROUPS: sorted(acl.groups), ACL_USERS: sorted(acl.users), "classification": classification}
-        await self._run(self._client.set_payload, name, payload=payload, points=_document(document_id), wait=True)
+        await self._run(self.backend.set_payload_where, name, payload, _document(document_id))
 
     # ---- search -----------------------------------------------------------------------
 
@@ -207,47 +231,28 @@ class KnowledgeStore:
     ) -> tuple[list[RetrievedChunk], bool]:
         """The best chunks that pass ``where``, and whether any is relevant (dense score >= min_score).
 
-        Hybrid: dense and sparse candidates, each filtered, fused by Qdrant (RRF); the scores are
-        then RRF scores. One batched call also asks for the best dense score, which decides relevance.
-        The fusion itself carries no filter: it only ranks what the filtered prefetches returned
-        (local mode evaluates a filter point by point in Python, so each one counts). Dense only:
-        the best chunk's own score decides relevance, so one query does.
+        Hybrid: dense and sparse candidates, each prefetch carrying the filter, fused by the
+        engine (RRF); the scores are then RRF scores. The same batch asks for the best dense
+        score above min_score, which decides relevance. Dense only: the best chunk's own score
+        decides relevance, so one query does.
         """
-        if not hybrid:
-            main = models.QueryRequest(query=dense, using=DENSE, filter=where, limit=limit, with_payload=True)
-            (found,) = await self._run(self._client.query_batch_points, name, [main])
-            chunks = self._chunks(name, found.points)
-            return chunks, bool(chunks) and chunks[0].score >= min_score
-        relevance = models.QueryRequest(
-            query=dense, using=DENSE, filter=where, limit=1, score_threshold=min_score, with_payload=False
-        )
-        query_sparse = models.SparseVector(indices=sparse.indices, values=sparse.values)
-        candidates = max(limit * 4, 20)
-        main = models.QueryRequest(
-            prefetch=[
-                models.Prefetch(query=dense, using=DENSE, filter=where, limit=candidates),
-                models.Prefetch(query=query_sparse, using=SPARSE, filter=where, limit=candidates),
-            ],
-            query=models.FusionQuery(fusion=models.Fusion.RRF),
+        found, relevant = await self._run(
+            self.backend.search,
+            name,
+            dense=dense,
+            sparse=models.SparseVector(indices=sparse.indices, values=sparse.values),
+            where=where,
             limit=limit,
-            with_payload=True,
+            hybrid=hybrid,
+            min_score=min_score,
         )
-        found, relevant = await self._run(self._client.query_batch_points, name, [main, relevance])
-        return self._chunks(name, found.points), bool(relevant.points)
-
-    @staticmethod
-    def _chunks(name: str, points: list[models.ScoredPoint]) -> list[RetrievedChunk]:
-        return [RetrievedChunk.from_payload(str(p.id), name, p.score, p.payload or {}) for p in points]
+        return [RetrievedChunk.from_payload(pid, name, score, payload) for pid, score, payload in found], relevant
 
 
-def _first_chunks() -> models.Filter:
+def first_chunks() -> models.Filter:
+    """Each document's first chunk (it carries the document's stored state)."""
     return models.Filter(must=[models.FieldCondition(key="chunk_index", match=models.MatchValue(value=0))])
 
 
-def _document(document_id: str) -> models.FilterSelector:
-    condition = models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
-    return models.FilterSelector(filter=models.Filter(must=[condition]))
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None
+def _document(document_id: str) -> models.Filter:
+    return models.Filter(must=[models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))])
