@@ -288,3 +288,74 @@ def rag_eval(
     typer.echo(f"recall@{k}: {result.recall:.3f} over {sum(result.totals.values())} questions")
     if result.recall < min_recall:
         raise _fail(f"recall@{k} {result.recall:.3f} is below --min-recall {min_recall}")
+
+
+@collections_app.command("snapshot")
+def collections_snapshot(
+    name: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The snapshot file to write (.jsonl.gz).")],
+    config: ConfigOption = None,
+) -> None:
+    """Write a collection (vectors, payloads, ACLs) to an engine-neutral snapshot file."""
+    from suite.rag.backup import snapshot
+
+    settings = _settings(config)
+    report = _run(settings, lambda rag: snapshot(rag.store, name, out), model=False)
+    _audit(settings, "collections.snapshot", {"collection": name, "file": str(out), "chunks": report.chunks})
+    typer.echo(f"snapshot {name}: {report.documents} documents, {report.chunks} chunks -> {out}")
+
+
+@collections_app.command("restore")
+def collections_restore(
+    snapshot_file: Annotated[Path, typer.Argument(help="A file written by `suite collections snapshot`.")],
+    name: Annotated[str | None, typer.Option("--as", help="Restore under this name (default: the original).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a collection of that name.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Recreate a collection from a snapshot, verified by counts and a sample query."""
+    from suite.rag.backup import restore
+
+    settings = _settings(config)
+    if not snapshot_file.is_file():
+        raise _fail(f"{snapshot_file}: no such file", 2)
+    report = _run(settings, lambda rag: restore(rag.store, snapshot_file, name=name, replace=replace), model=False)
+    _audit(settings, "collections.restore", {"collection": report.collection, "file": str(snapshot_file)})
+    typer.echo(f"restored {report.collection}: {report.documents} documents, {report.chunks} chunks (verified)")
+
+
+@collections_app.command("migrate")
+def collections_migrate(
+    name: Annotated[str, typer.Argument()],
+    from_path: Annotated[
+        Path | None, typer.Option("--from-path", help="The local-mode store (default: rag.qdrant_path).")
+    ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a collection of that name.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Copy a collection from qdrant-client local mode (earlier releases) into the configured store."""
+    from suite.rag.backup import copy
+    from suite.rag.server import ServerBackend
+    from suite.rag.store import KnowledgeStore
+
+    settings = _settings(config)
+    path = from_path or settings.resolve(settings.rag.qdrant_path)
+    if not path.is_dir():
+        raise _fail(f"{path}: no local-mode store there", 2)
+
+    async def work(rag: Any) -> Any:
+        source = KnowledgeStore(ServerBackend.open_local(path))
+        try:
+            return await copy(source, rag.store, name, replace=replace)
+        finally:
+            source.close()
+
+    report = _run(settings, work, model=False)
+    _audit(settings, "collections.migrate", {"collection": name, "source": str(path), "chunks": report.chunks})
+    typer.echo(f"migrated {name}: {report.documents} documents, {report.chunks} chunks (counts checked)")
+
+
+@collections_app.command("optimize")
+def collections_optimize(name: Annotated[str, typer.Argument()], config: ConfigOption = None) -> None:
+    """Build the engine's vector and payload indexes for a collection's new points (minutes at 100k chunks)."""
+    changed = _run(_settings(config), lambda rag: rag.store.optimize(name), model=False)
+    typer.echo(f"optimized {name}" if changed else f"{name} was already optimized")
