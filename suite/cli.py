@@ -12,6 +12,7 @@ import typer
 from suite.audit import AuditEvent, AuditTrail
 from suite.audit.cli import audit_app
 from suite.auth.api_keys import ApiKeyStore, parse_duration
+from suite.auth.cli import auth_app
 from suite.config import DEV_API_KEY, ConfigError, Settings, load_settings
 from suite.errors import InvalidRequest
 from suite.guardrails.cli import guard_app
@@ -23,6 +24,7 @@ app.add_typer(config_app, name="config")
 keys_app = typer.Typer(help="Managed API keys for services (admin).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(auth_app, name="auth")
 app.add_typer(guard_app, name="guard")
 app.add_typer(collections_app, name="collections")
 app.add_typer(rag_app, name="rag")
