@@ -152,6 +152,9 @@ def _lifespan(
             stack.callback(services.embeddings.close)
             if services.guardrails is not None:
                 await asyncio.to_thread(services.guardrails.load)
+            if not catalog.names:
+                # Loud: a gateway that can answer nothing is almost always a configuration not found.
+                log.error("NO MODELS CONFIGURED: the gateway answers no model requests and /readyz says not ready")
             log.info("gateway started", port=settings.gateway.port, models=catalog.names)
             yield
 

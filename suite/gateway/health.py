@@ -18,13 +18,15 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Every configured model has a backend that answered its last probe, and embeddings are loaded.
+    """At least one model is configured, each has a backend that answered its last probe, embeddings are loaded.
+
+    A gateway with no model at all (a configuration that was not found, say) is never ready.
 
     The SIEM destinations' backlogs are reported too, but never make the gateway unready: the
     audit trail is the durable queue, and a SIEM outage must not take answers away.
     """
     models = {pool.model: pool.ready for pool in services.catalog.pools}
-    ready = all(models.values()) and services.embeddings.ready
+    ready = bool(models) and all(models.values()) and services.embeddings.ready
     siem = {
         name: {"backlog": state.backlog, "over_bound": state.over_bound, "last_error": state.last_error}
         for name, state in services.siem.states.items()
@@ -35,4 +37,6 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         "embeddings": services.embeddings.ready,
         "siem": siem,
     }
+    if not models:
+        body["problem"] = "no models are configured (serving.models is empty)"
     return JSONResponse(body, status_code=200 if ready else 503)
