@@ -75,6 +75,11 @@ class InjectionSettings(Section):
     extra_rules: list[Path] = Field(default_factory=list)
     # A rule hit's weight at or above this flags the text.
     threshold: float = Field(default=0.5, ge=0, le=1)
+    # The shipped learned detector (n-gram logistic regression), combined with the rules by noisy-or;
+    # off by default until its held-out false positives meet the target (docs/guardrails.md).
+    learned: bool = False
+    # Other weights in the same format (``suite guard train --output``); None: the shipped ones.
+    learned_model: Path | None = None
     # An imported transformers sequence-classification directory; None: rules only.
     classifier_dir: Path | None = None
     # The classifier's label that means "attack", and the probability that flags it.

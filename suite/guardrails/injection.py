@@ -9,25 +9,17 @@ are decoded and matched again, so an encoded attack scores like a plain one.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from suite.guardrails.normalise import Variant, canonical, variants
 from suite.guardrails.prefilter import fold, required_literals
 from suite.guardrails.verdicts import ALLOW, Finding, Outcome
 
 BUILTIN_RULES = Path(__file__).parent / "data" / "injection.yaml"
-_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_SPACES = re.compile(r"\s+")
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
-_HEX_RUN = re.compile(r"\b(?:[0-9a-fA-F]{2}[\s:]?){12,}")
-_ROT13_HINT = re.compile(r"\brot-?13\b|\bcaesar\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -70,28 +62,13 @@ def load_rules(extra_files: list[Path] | None = None) -> list[Rule]:
 
 
 def normalise(text: str) -> str:
-    """The text as the rules see it: NFKC, no zero-width characters, single spaces."""
-    text = unicodedata.normalize("NFKC", text)
-    return _SPACES.sub(" ", _ZERO_WIDTH.sub("", text))
+    """The text as the rules see it (see ``normalise.canonical``)."""
+    return canonical(text)
 
 
 def decoded_payloads(text: str) -> list[tuple[str, str]]:
-    """(encoding, decoded text) for every base64 or hex run that decodes to readable text, and rot13."""
-    found: list[tuple[str, str]] = []
-    for run in _BASE64_RUN.findall(text):
-        decoded = _readable(_b64decode(run))
-        if decoded:
-            found.append(("base64", decoded))
-    for run in _HEX_RUN.findall(text):
-        try:
-            decoded = _readable(bytes.fromhex(re.sub(r"[\s:]", "", run)))
-        except ValueError:
-            decoded = None
-        if decoded:
-            found.append(("hex", decoded))
-    if _ROT13_HINT.search(text):  # rot13 text has no other tell; matching it blindly doubles the cost
-        found.append(("rot13", codecs.decode(text, "rot13")))
-    return found
+    """(carrier, decoded text) for every hidden form of the text (see ``normalise.variants``)."""
+    return [(v.carrier or "", v.text) for v in variants(text)[1:]]
 
 
 class RuleDetector:
@@ -109,12 +86,15 @@ class RuleDetector:
 
     def hits(self, text: str) -> list[RuleHit]:
         """Every rule that matches the text, or a payload decoded from it."""
-        plain = normalise(text)
-        hits = [RuleHit(rule) for rule in self._matching(plain)]
-        seen = {hit.rule.id for hit in hits}
-        for encoding, decoded in decoded_payloads(plain):
-            for rule in self._matching(normalise(decoded), skip=seen):
-                hits.append(RuleHit(rule, decoded_from=encoding))
+        return self.hits_in(variants(text))
+
+    def hits_in(self, forms: list[Variant]) -> list[RuleHit]:
+        """Every rule that matches one of the forms (the plain one first)."""
+        hits: list[RuleHit] = []
+        seen: set[str] = set()
+        for form in forms:
+            for rule in self._matching(form.text, skip=seen):
+                hits.append(RuleHit(rule, decoded_from=form.carrier))
                 seen.add(rule.id)
         return hits
 
@@ -131,7 +111,11 @@ class RuleDetector:
 
     def check(self, text: str) -> Finding:
         """Block when the strongest hit weighs at least the threshold."""
-        hits = self.hits(text)
+        return self.check_forms(variants(text))
+
+    def check_forms(self, forms: list[Variant]) -> Finding:
+        """Block when the strongest hit in any form weighs at least the threshold."""
+        hits = self.hits_in(forms)
         if not hits:
             return ALLOW
         top = max(hits, key=lambda h: h.rule.weight)
@@ -140,22 +124,3 @@ class RuleDetector:
         outcome: Outcome = "block" if top.rule.weight >= self._threshold else "allow"
         reason = f"{category.replace('_', ' ')} ({top.rule.id})"
         return Finding(outcome, reason, top.rule.weight, {"category": category, "rules": rules})
-
-
-def _b64decode(run: str) -> bytes | None:
-    try:
-        return base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _readable(data: bytes | None) -> str | None:
-    # Decoded bytes count as a payload only if they are mostly printable text.
-    if not data or len(data) < 8:
-        return None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    printable = sum(ch.isprintable() or ch.isspace() for ch in text)
-    return text if printable / len(text) > 0.9 and any(ch.isalpha() for ch in text) else None

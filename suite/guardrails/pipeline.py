@@ -24,8 +24,10 @@ import structlog
 from suite.config import GuardCheck, GuardMode, GuardrailSettings, GuardStage
 from suite.guardrails.classifier import InjectionClassifier
 from suite.guardrails.injection import RuleDetector, load_rules
+from suite.guardrails.learned import MODEL_PATH, LearnedDetector
 from suite.guardrails.llamaguard import LlamaGuard, conversation_for
 from suite.guardrails.pii import PiiMasker, Vault
+from suite.guardrails.screen import screen_injection
 from suite.guardrails.verdicts import ALLOW, Finding, Stage, Verdict
 
 log = structlog.get_logger(__name__)
@@ -62,6 +64,7 @@ class Guardrails:
         self.pii: PiiMasker | None = None
         self.rules: RuleDetector | None = None
         self.classifier: InjectionClassifier | None = None
+        self.learned: LearnedDetector | None = None
         self.llamaguard: LlamaGuard | None = None
 
     def resolve(self, path: Path) -> Path:
@@ -78,6 +81,9 @@ class Guardrails:
         self.rules = RuleDetector(
             load_rules([self.resolve(p) for p in s.injection.extra_rules]), threshold=s.injection.threshold
         )
+        if s.injection.learned:
+            model = self.resolve(s.injection.learned_model) if s.injection.learned_model else MODEL_PATH
+            self.learned = LearnedDetector.load(model)
         if s.injection.classifier_dir is not None:
             self.classifier = InjectionClassifier(
                 self.resolve(s.injection.classifier_dir),
@@ -145,7 +151,7 @@ class Guardrails:
     def injection(self, text: str) -> Finding:
         """Rules, then the classifier when one is configured; the stronger finding wins."""
         assert self.rules is not None, "Guardrails.load() first"
-        finding = self.rules.check(text)
+        finding = screen_injection(text, self.rules, self.learned, threshold=self.settings.injection.threshold)
         if self.classifier is not None and finding.outcome != "block":
             learned = self.classifier.check(text)
             finding = learned if learned.score > finding.score or learned.outcome == "block" else finding
