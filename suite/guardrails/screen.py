@@ -9,6 +9,8 @@ give 1 - (1 - r)(1 - p), which blocks at the threshold. The finding names the ru
 
 from __future__ import annotations
 
+from typing import Any
+
 from suite.guardrails.injection import RuleDetector
 from suite.guardrails.learned import LearnedDetector
 from suite.guardrails.normalise import variants
@@ -32,7 +34,7 @@ def screen_injection(text: str, rules: RuleDetector, learned: LearnedDetector | 
         )
     outcome: Outcome = "block" if score >= threshold else "allow"
     decoded = sorted({f.carrier for f in forms if f.carrier})
-    details = dict(ruled.details) if ruled is not ALLOW else {"category": "learned"}
+    details: dict[str, Any] = dict(ruled.details) if ruled is not ALLOW else {"category": "learned"}
     details.update({"learned": round(p, 3), "rule_score": ruled.score, "decoded": decoded})
     reason = f"learned detector p={p:.2f}" + (f" ({carrier})" if carrier else "") if ruled is ALLOW else ruled.reason
     return Finding(outcome, reason, score, details)
