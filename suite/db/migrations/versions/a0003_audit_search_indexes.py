@@ -35,7 +35,7 @@ def upgrade() -> None:
         # SQLite scans for text (see docs/design.md, Audit): the embedded default keeps a small trail.
         return
     # IF NOT EXISTS: on a large trail an operator builds these beforehand with CREATE INDEX
-    # CONCURRENTLY (docs/runbooks/audit-indexes.md), so that this step does not block writes.
+    # CONCURRENTLY (runbooks/audit-indexes.md), so that this step does not block writes.
     for column in FILTERED:
         op.execute(f'CREATE INDEX IF NOT EXISTS ix_audit_records_{column}_seq ON audit_records ("{column}", seq)')
         op.execute(f"DROP INDEX IF EXISTS ix_audit_records_{column}")
