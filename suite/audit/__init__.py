@@ -1,16 +1,57 @@
 """The tamper-evident audit trail: durable batched writes, a hash chain, signed checkpoints,
 verification, search and export, retention with legal holds,
-forwarding to SIEMs."""
+forwarding to SIEMs.
 
-from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
-from suite.audit.export import ExportFormat
-from suite.audit.filters import AuditFilters
-from suite.audit.keys import KeyRing, SigningKey, TrustedKeys, key_dir_of, load_public_keys
-from suite.audit.query import AuditPage, AuditQuery, AuditRecord
-from suite.audit.retention import LegalHold, LegalHolds, PurgeReport
-from suite.audit.siem import ForwardReport, SiemForwarder
-from suite.audit.trail import AuditTrail, WriterStats
-from suite.audit.verify import Problem, VerifyReport, verify_database, verify_export
+Names are imported on first use (PEP 562), so that the standalone verifier (``suite-verify``,
+``suite.audit.offline``) loads neither the database nor the settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
+    from suite.audit.export import ExportFormat
+    from suite.audit.filters import AuditFilters
+    from suite.audit.heads import HeadLog, read_heads
+    from suite.audit.keys import KeyRing, SigningKey, TrustedKeys, key_dir_of, load_public_keys
+    from suite.audit.query import AuditPage, AuditQuery, AuditRecord
+    from suite.audit.retention import LegalHold, LegalHolds, PurgeReport
+    from suite.audit.siem import ForwardReport, SiemForwarder
+    from suite.audit.trail import AuditTrail, WriterStats
+    from suite.audit.verify import Problem, VerifyReport, verify_database, verify_export
+
+_WHERE = {
+    "AuditEvent": "events",
+    "apply_content_policy": "events",
+    "content_policy_for": "events",
+    "principal_fields": "events",
+    "ExportFormat": "export",
+    "AuditFilters": "filters",
+    "HeadLog": "heads",
+    "read_heads": "heads",
+    "KeyRing": "keys",
+    "SigningKey": "keys",
+    "TrustedKeys": "keys",
+    "key_dir_of": "keys",
+    "load_public_keys": "keys",
+    "AuditPage": "query",
+    "AuditQuery": "query",
+    "AuditRecord": "query",
+    "LegalHold": "retention",
+    "LegalHolds": "retention",
+    "PurgeReport": "retention",
+    "ForwardReport": "siem",
+    "SiemForwarder": "siem",
+    "AuditTrail": "trail",
+    "WriterStats": "trail",
+    "Problem": "verify",
+    "VerifyReport": "verify",
+    "verify_database": "verify",
+    "verify_export": "verify",
+}
 
 __all__ = [
     "AuditEvent",
@@ -21,6 +62,7 @@ __all__ = [
     "AuditTrail",
     "ExportFormat",
     "ForwardReport",
+    "HeadLog",
     "KeyRing",
     "LegalHold",
     "LegalHolds",
@@ -36,6 +78,16 @@ __all__ = [
     "key_dir_of",
     "load_public_keys",
     "principal_fields",
+    "read_heads",
     "verify_database",
     "verify_export",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'suite.audit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"suite.audit.{module}"), name)
+    globals()[name] = value
+    return value

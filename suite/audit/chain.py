@@ -12,15 +12,17 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from suite.audit.events import AuditEvent
+from suite.audit.fields import EVENT_FIELDS, RECORD_FIELDS
+
+if TYPE_CHECKING:  # the verifier imports this module and must not pull in the settings and models
+    from suite.audit.events import AuditEvent
+
+__all__ = ["EVENT_FIELDS", "RECORD_FIELDS"]
 
 GENESIS_HASH = "0" * 64
-EVENT_FIELDS: tuple[str, ...] = tuple(AuditEvent.model_fields)
 CHAIN_FIELDS = ("seq", "record_id", "prev_hash")
-# Every column of audit_records, in the order exports show them.
-RECORD_FIELDS: tuple[str, ...] = ("seq", "record_id", *EVENT_FIELDS, "prev_hash", "record_hash")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # One encoder for every hash: json.dumps with these arguments would build a new one per call.
 _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -11,7 +11,7 @@ import contextlib
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -38,11 +38,12 @@ from suite.audit.cli_support import (
     settings_of,
     when,
 )
-from suite.audit.keys import KeyRing, key_dir_of, load_public_keys
-from suite.audit.query import AuditQuery
-from suite.audit.retention import LegalHolds
-from suite.audit.siem import SiemForwarder
-from suite.audit.verify import verify_database, verify_export
+from suite.audit.keys import KeyRing, TrustedKeys, checkpoint_dir_of, key_dir_of, load_public_keys
+
+if TYPE_CHECKING:
+    from suite.audit.offline import VerifyReport
+    from suite.audit.walk import Checkpoint
+    from suite.config import Settings
 
 audit_app = typer.Typer(help="The tamper-evident audit trail (compliance).", no_args_is_help=True)
 hold_app = typer.Typer(help="Legal holds: records no purge may delete.", no_args_is_help=True)
@@ -68,6 +69,8 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Search records, newest first."""
+    from suite.audit.query import AuditQuery
+
     filters = filters_of(
         time_from=time_from,
         time_to=time_to,
@@ -96,6 +99,8 @@ def show(
     record_id: Annotated[str, typer.Argument(help="The record id (a UUID).")], config: ConfigOption = None
 ) -> None:
     """Print one record, with its chain fields, as JSON."""
+    from suite.audit.query import AuditQuery
+
     with opened(config) as ctx:
         ctx.record("audit_access", "audit.show", record_id=record_id)
         record = AuditQuery(ctx.database).get(record_id)
@@ -122,6 +127,8 @@ def export(
     text: TextOption = None,
 ) -> None:
     """Export matching records with their chain fields and checkpoints (verify with `verify --export`)."""
+    from suite.audit.query import AuditQuery
+
     filters = filters_of(
         time_from=time_from,
         time_to=time_to,
@@ -139,7 +146,7 @@ def export(
         ctx.record("audit_access", "audit.export", filters=ctx.described(filters), format=fmt)
         count = 0
         with out.open("w", encoding="utf-8", newline="") as target:
-            for line in AuditQuery(ctx.database).export(filters, fmt=fmt):
+            for line in AuditQuery(ctx.database).export(filters, keys=ctx.trail.keys, fmt=fmt):
                 target.write(line)
                 count += 1
     typer.echo(f"wrote {out} ({count} lines)", err=True)
@@ -154,25 +161,78 @@ def verify(
     trusted_key: Annotated[
         list[Path] | None, typer.Option("--trusted-key", help="Trusted public key (PEM); default: the key directory.")
     ] = None,
+    heads_file: Annotated[
+        list[Path] | None,
+        typer.Option("--heads", help="Signed heads to compare (checkpoint file); default: the configured one."),
+    ] = None,
+    every_records: Annotated[
+        int | None, typer.Option("--every-records", min=1, help="The writer's checkpoint_every_records (exports).")
+    ] = None,
+    record: Annotated[
+        bool, typer.Option("--record/--no-record", help="Afterwards, record the verification in the trail.")
+    ] = True,
 ) -> None:
-    """Verify hashes, links, seqs and checkpoint signatures; exit 0 only when all is intact."""
-    settings = settings_of(config)
+    """Verify hashes, links, seqs, checkpoint signatures and rhythm, and the heads kept outside the
+    database; exit 0 only when all is intact. Reads only, and needs public keys only; a passing
+    verification of the database is recorded afterwards (not with --no-record)."""
+    from suite.audit.offline import read_heads, verify_export
+
+    settings = None if export_file is not None and trusted_key else settings_of(config)
     try:
         trusted = load_public_keys(trusted_key) if trusted_key else None
+        heads = [head for path in heads_file or () for head in read_heads(path)]
     except (OSError, ValueError) as exc:
         raise fail(str(exc), 2) from None
     if trusted is None:
+        assert settings is not None
         trusted = KeyRing(key_dir_of(settings.audit, settings.data_dir)).public_keys()
     if export_file is not None:
         # A file on its own needs no database: an outside auditor can run this with the public keys.
-        report = verify_export(export_file, trusted)
-    else:
-        with opened(config) as ctx:
-            ctx.record("audit_access", "audit.verify")
-            report = verify_database(ctx.database, trusted)
+        report = verify_export(export_file, trusted, heads=heads, every_records=every_records)
+        print_report(report)
+        if not report.ok:
+            raise typer.Exit(1)
+        return
+    assert settings is not None
+    report = _verify_stored(settings, trusted, heads if heads_file else None)
     print_report(report)
     if not report.ok:
+        typer.echo("not recorded: nothing is written to a trail that failed verification", err=True)
         raise typer.Exit(1)
+    if record:
+        with opened(config) as ctx:
+            ctx.record("audit_access", "audit.verify", records=report.records_checked, last_seq=report.last_seq)
+
+
+def _verify_stored(settings: Settings, trusted: TrustedKeys, heads: list[Checkpoint] | None) -> VerifyReport:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from suite.audit.heads import HeadLog, read_heads
+    from suite.audit.ledger import describe_error
+    from suite.audit.verify import verify_database
+    from suite.db import Database
+
+    audit = settings.audit
+    if heads is None:
+        head_log = HeadLog(checkpoint_dir_of(audit, settings.data_dir))
+        try:
+            heads = read_heads(head_log.path) if head_log.path.exists() else []
+        except (OSError, ValueError) as exc:
+            raise fail(str(exc), 1) from None
+    # No migration and no write: verifying a copy leaves it as it was.
+    database = Database(settings.database_url)
+    try:
+        return verify_database(
+            database,
+            trusted,
+            heads=heads,
+            every_records=audit.checkpoint_every_records,
+            interval_s=audit.checkpoint_every_s,
+        )
+    except SQLAlchemyError as exc:
+        raise fail(f"Database error ({settings.database_url.split('@')[-1]}): {describe_error(exc)}") from None
+    finally:
+        database.dispose()
 
 
 @audit_app.command("purge")
@@ -201,6 +261,8 @@ def hold_add(
     config: ConfigOption = None,
 ) -> None:
     """Hold the records of a subject and/or a time range from purging."""
+    from suite.audit.retention import LegalHolds
+
     with opened(config) as ctx:
         hold = LegalHolds(ctx.database).add(
             reason=reason,
@@ -222,6 +284,8 @@ def hold_list(
     from rich.console import Console
     from rich.table import Table
 
+    from suite.audit.retention import LegalHolds
+
     with opened(config) as ctx:
         holds = LegalHolds(ctx.database).list(include_released=include_released)
     table = Table("id", "subject", "from", "to", "reason", "by", "created", "released")
@@ -238,6 +302,8 @@ def hold_release(
     hold_id: Annotated[int, typer.Argument(help="The hold id shown by `hold list`.")], config: ConfigOption = None
 ) -> None:
     """Release a legal hold; its records may be purged again once past retention."""
+    from suite.audit.retention import LegalHolds
+
     with opened(config) as ctx:
         hold = LegalHolds(ctx.database).release(hold_id)
         ctx.record("admin", "audit.hold.release", hold_id=hold.id)
@@ -266,6 +332,8 @@ def forward(
     ] = None,
 ) -> None:
     """Forward the trail to the SIEM destinations in audit.siem, as the gateway does in the background."""
+    from suite.audit.siem import SiemForwarder
+
     settings = settings_of(config)
     known = {d.name for d in settings.audit.siem.destinations}
     if not known:

@@ -1,4 +1,8 @@
-"""Helpers of the `suite audit` commands: opening the trail, parsing times, printing records."""
+"""Helpers of the `suite audit` commands: opening the trail, parsing times, printing records.
+
+The database, the trail and the settings are imported where they are used: `suite --help` and
+`suite audit verify --export` must not pay for them (see benchmarks/cli_start.py).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +13,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from suite.audit.events import AuditEvent, EventClass, apply_content_policy
-from suite.audit.filters import AuditFilters
-from suite.audit.ledger import describe_error
-from suite.audit.query import AuditRecord
-from suite.audit.siem import ForwardReport, SiemForwarder
-from suite.audit.trail import AuditTrail
-from suite.audit.verify import VerifyReport
-from suite.auth.api_keys import parse_duration
-from suite.config import ConfigError, Settings, load_settings
-from suite.db import Database, migrate
-from suite.errors import AuditUnavailable, InvalidRequest
+if TYPE_CHECKING:
+    from suite.audit.events import EventClass
+    from suite.audit.filters import AuditFilters
+    from suite.audit.offline import VerifyReport
+    from suite.audit.query import AuditRecord
+    from suite.audit.siem import ForwardReport, SiemForwarder
+    from suite.audit.trail import AuditTrail
+    from suite.config import Settings
+    from suite.db import Database
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
@@ -50,6 +51,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def settings_of(config: Path | None) -> Settings:
     """The settings, or exit 2 with the error (as every `suite` command does)."""
+    from suite.config import ConfigError, load_settings
+
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -66,6 +69,9 @@ class Opened:
 
     def record(self, event_class: EventClass, action: str, **details: Any) -> None:
         """Record this use of the CLI before anything is shown; exit 1 when it cannot be recorded."""
+        from suite.audit.events import AuditEvent
+        from suite.errors import AuditUnavailable
+
         event = AuditEvent(
             event_class=event_class,
             action=action,
@@ -80,6 +86,8 @@ class Opened:
 
     def described(self, filters: AuditFilters) -> dict[str, Any]:
         """The filters for the access record; the search text is kept only as the content policy allows."""
+        from suite.audit.events import apply_content_policy
+
         described = filters.describe()
         if filters.text is not None:
             described["text"] = apply_content_policy(self.settings.audit.content, filters.text)
@@ -89,6 +97,13 @@ class Opened:
 @contextmanager
 def opened(config: Path | None) -> Iterator[Opened]:
     """Settings, migrated database and trail for a command; the database is closed afterwards."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from suite.audit.ledger import describe_error
+    from suite.audit.trail import AuditTrail
+    from suite.db import Database, migrate
+    from suite.errors import InvalidRequest
+
     settings = settings_of(config)
     database = Database(settings.database_url)
     try:
@@ -104,6 +119,9 @@ def opened(config: Path | None) -> Iterator[Opened]:
 
 def when(text: str | None, *, now: datetime | None = None) -> datetime | None:
     """An ISO 8601 time (naive: UTC) or an age such as 7d, 12h, 30m before now."""
+    from suite.auth.api_keys import parse_duration
+    from suite.errors import InvalidRequest
+
     if text is None:
         return None
     try:
@@ -131,6 +149,8 @@ def filters_of(
     text: str | None,
 ) -> AuditFilters:
     """AuditFilters from the command's options."""
+    from suite.audit.filters import AuditFilters
+
     return AuditFilters(
         time_from=when(time_from),
         time_to=when(time_to),
@@ -178,8 +198,12 @@ def print_report(report: VerifyReport) -> None:
         typer.echo(f"checked before the problem: {summary}")
         return
     typer.secho(f"OK: {summary}", fg=typer.colors.GREEN)
+    if report.heads_checked:
+        typer.echo(f"{report.heads_checked} signed heads from outside the database match")
     if report.unanchored:
         typer.echo(f"note: {report.unanchored} records are not covered by a checkpoint (newest, or a selection)")
+    for earlier, later in report.gaps:
+        typer.echo(f"note: no signed head between {earlier} and {later} (the writer stopped, or heads were removed)")
 
 
 async def forward_until_interrupted(forwarder: SiemForwarder) -> None:

@@ -14,6 +14,7 @@ with ``'`` (OWASP's advice against CSV injection; prompts are user input). Verif
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 
 from suite.audit.chain import RECORD_FIELDS, format_time, from_row
 from suite.audit.filters import AuditFilters, conditions
+from suite.audit.keys import KeyRing, export_end_message
 from suite.audit.ledger import snapshot
 from suite.audit.tables import AuditCheckpointRow, AuditRecordRow
 from suite.db import Database
@@ -35,8 +37,14 @@ _CSV_COLUMNS = ("type", *RECORD_FIELDS, "head_hash", "key_id", "signature", "kin
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def export_lines(database: Database, filters: AuditFilters, *, fmt: ExportFormat = "jsonl") -> Iterator[str]:
-    """Lines of an export (each ending in a newline), read from one consistent snapshot."""
+def export_lines(
+    database: Database, filters: AuditFilters, *, keys: KeyRing, fmt: ExportFormat = "jsonl"
+) -> Iterator[str]:
+    """Lines of an export (each ending in a newline), read from one consistent snapshot.
+
+    The last line is the signed end: the header's hash, how many records and checkpoints came,
+    and the last record's seq and hash, so that lines dropped at the end fail verification.
+    """
     with snapshot(database) as session:
         where = conditions(filters, dialect=database.engine.dialect.name)
         records = select(*AuditRecordRow.__table__.columns)
@@ -56,28 +64,53 @@ def export_lines(database: Database, filters: AuditFilters, *, fmt: ExportFormat
             "filters": filters.describe(),
             "contiguous": contiguous,
         }
+        header_line = _json_line(header)
         if fmt == "jsonl":
-            yield _json_line(header)
+            yield header_line
         else:
             yield _csv_line(_CSV_COLUMNS)
         first: int | None = None
         last: int | None = None
+        last_hash: str | None = None
+        count = 0
+        checkpoint_count = 0
         result = session.execute(records.order_by(AuditRecordRow.seq).execution_options(yield_per=1000))
         try:
             for row in result:
                 fields = from_row(row._mapping)
                 first = fields["seq"] if first is None else first
-                last = fields["seq"]
+                last, last_hash = fields["seq"], fields["record_hash"]
+                count += 1
                 yield _json_line({"type": "record", **fields}) if fmt == "jsonl" else _csv_record(fields)
         finally:
             result.close()  # also when the reader stops early: no server-side cursor outlives the session
-        if first is None or last is None:
-            return
-        checkpoints = select(AuditCheckpointRow).where(AuditCheckpointRow.seq.between(first - 1, last))
-        for checkpoint in session.scalars(checkpoints.order_by(AuditCheckpointRow.seq, AuditCheckpointRow.id)):
-            item = {name: getattr(checkpoint, name) for name in _CHECKPOINT_FIELDS}
-            item["time"] = format_time(checkpoint.time)
-            yield _json_line({"type": "checkpoint", **item}) if fmt == "jsonl" else _csv_checkpoint(item)
+        if first is not None and last is not None:
+            checkpoints = select(AuditCheckpointRow).where(AuditCheckpointRow.seq.between(first - 1, last))
+            for checkpoint in session.scalars(checkpoints.order_by(AuditCheckpointRow.seq, AuditCheckpointRow.id)):
+                item = {name: getattr(checkpoint, name) for name in _CHECKPOINT_FIELDS}
+                item["time"] = format_time(checkpoint.time)
+                checkpoint_count += 1
+                yield _json_line({"type": "checkpoint", **item}) if fmt == "jsonl" else _csv_checkpoint(item)
+    end = {
+        "header_sha256": hashlib.sha256(header_line.encode()).hexdigest(),
+        "records": count,
+        "checkpoints": checkpoint_count,
+        "last_seq": last,
+        "last_hash": last_hash,
+    }
+    key = keys.current()
+    signature = key.sign(export_end_message(end))
+    if fmt == "jsonl":
+        yield _json_line({"type": "end", **end, "key_id": key.key_id, "signature": signature})
+    else:
+        end_row: dict[str, str] = {
+            "type": "end",
+            "seq": _cell(last),
+            "record_hash": last_hash or "",
+            "key_id": key.key_id,
+        }
+        end_row |= {"signature": signature, "details": _cell(end)}
+        yield _csv_line([end_row.get(column, "") for column in _CSV_COLUMNS])
 
 
 def _json_line(item: dict[str, Any]) -> str:

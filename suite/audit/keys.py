@@ -15,12 +15,14 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from suite.config import AuditSettings
+if TYPE_CHECKING:  # the standalone verifier imports this module without the settings
+    from suite.config import AuditSettings
 
 _PREFIX = "audit-signing-"
 _CURRENT = "audit-signing-current"
@@ -31,6 +33,12 @@ TrustedKeys = dict[str, Ed25519PublicKey]
 def key_dir_of(settings: AuditSettings, data_dir: Path) -> Path:
     """The configured key directory, relative paths taken from the data directory."""
     return settings.key_dir if settings.key_dir.is_absolute() else data_dir / settings.key_dir
+
+
+def checkpoint_dir_of(settings: AuditSettings, data_dir: Path) -> Path:
+    """The configured checkpoint file's directory, relative paths taken from the data directory."""
+    path = settings.checkpoint_dir
+    return path if path.is_absolute() else data_dir / path
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
@@ -115,6 +123,12 @@ def load_public_keys(paths: Iterable[Path]) -> TrustedKeys:
 def checkpoint_message(*, kind: str, seq: int, head_hash: str, time: str) -> bytes:
     """What a checkpoint signs. The kind is covered so a periodic checkpoint cannot pose as a purge anchor."""
     body = {"head_hash": head_hash, "kind": kind, "seq": seq, "time": time}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def export_end_message(end: dict[str, object]) -> bytes:
+    """What an export's end line signs (its fields but key_id and signature, with a kind of its own)."""
+    body = {**end, "kind": "export_end"}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 

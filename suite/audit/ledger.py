@@ -21,6 +21,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from suite.audit.chain import GENESIS_HASH, RECORD_FIELDS, chain, format_time, to_row_values, utc
+from suite.audit.heads import HeadLog
 from suite.audit.keys import KeyRing, checkpoint_message
 from suite.audit.tables import AuditChainHeadRow, AuditCheckpointRow, AuditRecordRow
 from suite.config import AuditSettings
@@ -44,7 +45,9 @@ _INSERT_RECORDS = insert(_RECORDS)
 _INSERT_CHECKPOINT = insert(_CHECKPOINTS)
 _COPY_RECORDS = f"COPY audit_records ({', '.join(RECORD_FIELDS)}) FROM STDIN"
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-CheckpointKind = Literal["periodic", "purge_anchor"]
+# periodic: records came (every checkpoint_every_records, or checkpoint_every_s after the last one);
+# heartbeat: none came for checkpoint_every_s, the same head signed again at a new time.
+CheckpointKind = Literal["periodic", "heartbeat", "purge_anchor"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Appended:
 
     first_seq: int
     last_seq: int
-    checkpointed: bool
+    checkpointed: int
 
 
 @dataclass
@@ -105,20 +108,40 @@ def _create_head(session: Session, *, now: datetime) -> None:
 
 
 def append(
-    session: Session, records: list[dict[str, Any]], *, keys: KeyRing, settings: AuditSettings, now: datetime
+    session: Session,
+    records: list[dict[str, Any]],
+    *,
+    keys: KeyRing,
+    settings: AuditSettings,
+    now: datetime,
+    heads: HeadLog | None = None,
 ) -> Appended:
-    """Chain prepared records (see chain.prepare) onto the head and insert them; checkpoint when due."""
+    """Chain prepared records (see chain.prepare) onto the head and insert them; checkpoint when due.
+
+    A checkpoint is signed at exactly every ``checkpoint_every_records``-th record since the last
+    one, inside a batch too, so no run of more records than that is ever unsigned: ``verify``
+    checks that rhythm, and a deleted checkpoint shows as a run too long.
+    """
     head = lock_head(session, now=now)
     first_seq = head.seq + 1
     chained = []
+    signed = 0
     for fields in records:
         linked = chain(fields, seq=head.seq + 1, prev_hash=head.record_hash)
         head.seq, head.record_hash = linked["seq"], linked["record_hash"]
         chained.append(linked)
+        if head.seq - head.checkpoint_seq >= settings.checkpoint_every_records:
+            write_checkpoint(
+                session, keys=keys, kind="periodic", seq=head.seq, head_hash=head.record_hash, now=now, heads=heads
+            )
+            head.checkpoint_seq, head.checkpoint_at = head.seq, now
+            signed += 1
     _insert_records(session, chained)
     session.execute(_MOVE_HEAD, {"seq": head.seq, "record_hash": head.record_hash})
-    checkpointed = checkpoint_if_due(session, head, keys=keys, settings=settings, now=now)
-    return Appended(first_seq, head.seq, checkpointed)
+    if signed:
+        session.execute(_MOVE_HEAD, {"checkpoint_seq": head.checkpoint_seq, "checkpoint_at": now})
+    signed += checkpoint_if_due(session, head, keys=keys, settings=settings, now=now, heads=heads)
+    return Appended(first_seq, head.seq, signed)
 
 
 def _insert_records(session: Session, chained: list[dict[str, Any]]) -> None:
@@ -146,29 +169,48 @@ def checkpoint_if_due(
     settings: AuditSettings,
     now: datetime,
     force: bool = False,
+    heartbeat: bool = False,
+    heads: HeadLog | None = None,
 ) -> bool:
-    """Sign the head if records came since the last checkpoint and enough of them, or enough time, passed."""
+    """Sign the head if records came since the last checkpoint and enough of them, or enough time, passed.
+
+    With ``heartbeat``, an unchanged head is signed again once ``checkpoint_every_s`` passed, so
+    that an idle trail still leaves a signed head outside the database at that rhythm.
+    """
     pending = head.seq - head.checkpoint_seq
-    if pending <= 0:
-        return False
     age_s = (utc(now) - utc(head.checkpoint_at)).total_seconds()
+    if pending <= 0 and not (heartbeat and age_s >= settings.checkpoint_every_s):
+        return False
     if not force and pending < settings.checkpoint_every_records and age_s < settings.checkpoint_every_s:
         return False
-    write_checkpoint(session, keys=keys, kind="periodic", seq=head.seq, head_hash=head.record_hash, now=now)
+    kind: CheckpointKind = "periodic" if pending > 0 else "heartbeat"
+    write_checkpoint(session, keys=keys, kind=kind, seq=head.seq, head_hash=head.record_hash, now=now, heads=heads)
     head.checkpoint_seq, head.checkpoint_at = head.seq, now
     session.execute(_MOVE_HEAD, {"checkpoint_seq": head.seq, "checkpoint_at": now})
     return True
 
 
 def write_checkpoint(
-    session: Session, *, keys: KeyRing, kind: CheckpointKind, seq: int, head_hash: str, now: datetime
+    session: Session,
+    *,
+    keys: KeyRing,
+    kind: CheckpointKind,
+    seq: int,
+    head_hash: str,
+    now: datetime,
+    heads: HeadLog | None = None,
 ) -> None:
-    """Insert a checkpoint signed with the current key."""
+    """Insert a checkpoint signed with the current key (and append it to heads once committed)."""
     key = keys.current()
     moment = utc(now)
-    message = checkpoint_message(kind=kind, seq=seq, head_hash=head_hash, time=format_time(moment))
+    time = format_time(moment)
+    message = checkpoint_message(kind=kind, seq=seq, head_hash=head_hash, time=time)
     values = {"seq": seq, "head_hash": head_hash, "time": moment, "key_id": key.key_id, "kind": kind}
-    session.execute(_INSERT_CHECKPOINT, values | {"signature": key.sign(message)})
+    signature = key.sign(message)
+    session.execute(_INSERT_CHECKPOINT, values | {"signature": signature})
+    if heads is not None:
+        item = {"seq": seq, "time": time, "head_hash": head_hash, "key_id": key.key_id, "signature": signature}
+        heads.stage(session, item | {"kind": kind})
 
 
 @contextmanager

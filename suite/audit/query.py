@@ -15,6 +15,7 @@ from suite.audit.chain import RECORD_FIELDS, utc
 from suite.audit.events import AuditEvent
 from suite.audit.export import ExportFormat, export_lines
 from suite.audit.filters import AuditFilters, conditions
+from suite.audit.keys import KeyRing
 from suite.audit.tables import AuditRecordRow
 from suite.db import Database
 from suite.errors import InvalidRequest
@@ -121,6 +122,9 @@ class AuditQuery:
             row = session.execute(query).first()
         return to_record(row._mapping) if row is not None else None
 
-    def export(self, filters: AuditFilters | None = None, *, fmt: ExportFormat = "jsonl") -> Iterator[str]:
-        """The matching records with their chain fields and the checkpoints among them, line by line."""
-        return export_lines(self._db, filters or AuditFilters(), fmt=fmt)
+    def export(
+        self, filters: AuditFilters | None = None, *, keys: KeyRing, fmt: ExportFormat = "jsonl"
+    ) -> Iterator[str]:
+        """The matching records with their chain fields and the checkpoints among them, line by line,
+        ending in a line signed with the current key of keys (the export proves its own end)."""
+        return export_lines(self._db, filters or AuditFilters(), keys=keys, fmt=fmt)

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from suite.audit.chain import utc
+from suite.audit.heads import HeadLog
 from suite.audit.keys import KeyRing
 from suite.audit.ledger import lock_head, write_checkpoint
 from suite.audit.tables import AuditRecordRow, LegalHoldRow
@@ -143,14 +144,20 @@ def _keep_reason(row: Any, holds: list[LegalHold], settings: AuditSettings, now:
 
 
 def purge(
-    database: Database, settings: AuditSettings, keys: KeyRing, *, now: datetime, dry_run: bool = False
+    database: Database,
+    settings: AuditSettings,
+    keys: KeyRing,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    heads: HeadLog | None = None,
 ) -> PurgeReport:
     """Delete the expired prefix of the chain, leaving a signed purge anchor at its end."""
     now = utc(now)
     purged, through, after = 0, None, 0
     while True:
         with database.sessions.begin() as session:
-            chunk = _purge_chunk(session, settings, keys, now=now, after=after, dry_run=dry_run)
+            chunk = _purge_chunk(session, settings, (keys, heads), now=now, after=after, dry_run=dry_run)
         purged += chunk.count
         if chunk.last_seq is not None:
             through = after = chunk.last_seq
@@ -170,7 +177,13 @@ class _Chunk:
 
 
 def _purge_chunk(
-    session: Session, settings: AuditSettings, keys: KeyRing, *, now: datetime, after: int, dry_run: bool
+    session: Session,
+    settings: AuditSettings,
+    keys: tuple[KeyRing, HeadLog | None],
+    *,
+    now: datetime,
+    after: int,
+    dry_run: bool,
 ) -> _Chunk:
     # Under the head lock: two replicas purging at once take turns instead of racing for anchors.
     lock_head(session, now=now)
@@ -189,7 +202,7 @@ def _purge_chunk(
 
 def _finish(
     session: Session,
-    keys: KeyRing,
+    keys: tuple[KeyRing, HeadLog | None],
     *,
     count: int,
     last: Any,
@@ -200,5 +213,8 @@ def _finish(
 ) -> _Chunk:
     if last is not None and not dry_run:
         session.execute(delete(AuditRecordRow).where(AuditRecordRow.seq <= last.seq))
-        write_checkpoint(session, keys=keys, kind="purge_anchor", seq=last.seq, head_hash=last.record_hash, now=now)
+        ring, heads = keys
+        write_checkpoint(
+            session, keys=ring, kind="purge_anchor", seq=last.seq, head_hash=last.record_hash, now=now, heads=heads
+        )
     return _Chunk(count, last.seq if last is not None else None, stop, ended)

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from suite.audit.chain import prepare
 from suite.audit.events import AuditEvent
-from suite.audit.keys import KeyRing, SigningKey, key_dir_of
+from suite.audit.heads import HeadLog
+from suite.audit.keys import KeyRing, SigningKey, checkpoint_dir_of, key_dir_of
 from suite.audit.ledger import append, checkpoint_if_due, describe_error, lock_head
 from suite.audit.retention import PurgeReport, purge
 from suite.config import AuditSettings
@@ -55,6 +56,7 @@ class AuditTrail:
         self.settings = settings
         self.database = database
         self.keys = KeyRing(key_dir_of(settings, data_dir))
+        self.heads = HeadLog(checkpoint_dir_of(settings, data_dir))
         self.stats = WriterStats()
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -101,7 +103,9 @@ class AuditTrail:
         fields = prepare(event)
         try:
             with self.database.sessions.begin() as session:
-                done = append(session, [fields], keys=self.keys, settings=self.settings, now=datetime.now(UTC))
+                done = append(
+                    session, [fields], keys=self.keys, settings=self.settings, now=datetime.now(UTC), heads=self.heads
+                )
             self.stats.checkpoints += done.checkpointed
         except Exception as exc:
             log.error("audit write failed", error=describe_error(exc), records=1)
@@ -111,12 +115,24 @@ class AuditTrail:
         record_id: str = fields["record_id"]
         return record_id
 
-    def checkpoint(self, *, force: bool = True) -> bool:
-        """Sign the current head now if records came since the last checkpoint (blocking)."""
+    def checkpoint(self, *, force: bool = True, heartbeat: bool = False) -> bool:
+        """Sign the current head now if records came since the last checkpoint (blocking).
+
+        With ``heartbeat``, an unchanged head is signed again once ``checkpoint_every_s`` passed.
+        """
         with self.database.sessions.begin() as session:
             now = datetime.now(UTC)
             head = lock_head(session, now=now)
-            return checkpoint_if_due(session, head, keys=self.keys, settings=self.settings, now=now, force=force)
+            return checkpoint_if_due(
+                session,
+                head,
+                keys=self.keys,
+                settings=self.settings,
+                now=now,
+                force=force,
+                heartbeat=heartbeat,
+                heads=self.heads,
+            )
 
     def rotate_signing_key(self) -> SigningKey:
         """Sign the head with the outgoing key, then make a new key current (old public keys stay)."""
@@ -128,7 +144,9 @@ class AuditTrail:
 
         A purge that deleted anything is itself recorded (class "admin", action "audit.purge").
         """
-        report = purge(self.database, self.settings, self.keys, now=now or datetime.now(UTC), dry_run=dry_run)
+        report = purge(
+            self.database, self.settings, self.keys, now=now or datetime.now(UTC), dry_run=dry_run, heads=self.heads
+        )
         if report.purged and not dry_run:
             details = {"purged": report.purged, "through_seq": report.through_seq, "stopped_by": report.reason}
             self.record_sync(AuditEvent(event_class="admin", action="audit.purge", subject=actor, details=details))
@@ -193,8 +211,11 @@ class AuditTrail:
     async def _write(self, batch: list[_Pending]) -> None:
         fields = [pending.fields for pending in batch]
 
-        def work(session: Session) -> bool:
-            return append(session, fields, keys=self.keys, settings=self.settings, now=datetime.now(UTC)).checkpointed
+        def work(session: Session) -> int:
+            now = datetime.now(UTC)
+            return append(
+                session, fields, keys=self.keys, settings=self.settings, now=now, heads=self.heads
+            ).checkpointed
 
         try:
             # One transaction for the whole batch, committed by Database.run before the callers hear back.
@@ -216,7 +237,7 @@ class AuditTrail:
 
     async def _timed_checkpoint(self) -> None:
         try:
-            if await asyncio.to_thread(self.checkpoint, force=False):
+            if await asyncio.to_thread(self.checkpoint, force=False, heartbeat=True):
                 self.stats.checkpoints += 1
         except Exception as exc:
             log.warning("audit checkpoint failed", error=describe_error(exc))

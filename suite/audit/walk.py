@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from suite.audit.chain import record_hash
@@ -17,6 +17,8 @@ ProblemKind = Literal[
     "checkpoint_invalid",
     "checkpoint_untrusted",
     "malformed",
+    "rhythm",
+    "end",
 ]
 # How far a record whose hash fits another seq is looked for, to tell "moved" from "edited".
 _MOVE_WINDOW = 16
@@ -42,12 +44,14 @@ class Checkpoint:
     key_id: str
     signature: str
     kind: str
+    # Where it was read: "database", "line 12" of an export, "checkpoints.jsonl line 3".
+    source: str = field(default="database", compare=False)
 
     @classmethod
-    def from_json(cls, item: dict[str, Any], *, where: str) -> Checkpoint:
+    def from_json(cls, item: dict[str, Any], *, where: str, source: str | None = None) -> Checkpoint:
         """From an export line; ValueError naming where when a field is missing or of the wrong type."""
-        fields = cls.__dataclass_fields__
-        wrong = [name for name in fields if not isinstance(item.get(name), int if name == "seq" else str)]
+        names = ("seq", "head_hash", "time", "key_id", "signature", "kind")
+        wrong = [name for name in names if not isinstance(item.get(name), int if name == "seq" else str)]
         if wrong:
             raise ValueError(f"{where}: checkpoint field {wrong[0]} is missing or malformed")
         return cls(
@@ -57,7 +61,29 @@ class Checkpoint:
             key_id=item["key_id"],
             signature=item["signature"],
             kind=item["kind"],
+            source=source or where,
         )
+
+    @property
+    def origin(self) -> str:
+        """' (checkpoints.jsonl line 3)', or nothing for the database's own."""
+        return "" if self.source == "database" else f" ({self.source})"
+
+    @property
+    def named(self) -> str:
+        """'checkpoint 12' plus where it came from."""
+        return f"checkpoint {self.seq}{self.origin}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The export and checkpoint-file line (without its type)."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "head_hash": self.head_hash,
+            "key_id": self.key_id,
+            "signature": self.signature,
+            "kind": self.kind,
+        }
 
     def problem(self, trusted: TrustedKeys) -> Problem | None:
         """None when a trusted key signed this checkpoint."""
@@ -66,7 +92,7 @@ class Checkpoint:
         if wrong is None:
             return None
         kind: ProblemKind = "checkpoint_untrusted" if wrong.startswith("signed by") else "checkpoint_invalid"
-        return Problem(kind, f"checkpoint {self.seq} {wrong}", seq=self.seq)
+        return Problem(kind, f"{self.named} {wrong}", seq=self.seq)
 
 
 class ChainWalk:
@@ -81,6 +107,7 @@ class ChainWalk:
         expected_prev: str | None,
         prev_from_checkpoint: bool,
         allow_gaps: bool,
+        every_records: int | None = None,
     ) -> None:
         self._checkpoints = sorted(checkpoints, key=lambda c: c.seq)
         self._next = 0
@@ -100,6 +127,9 @@ class ChainWalk:
         self.records_proven = 0
         self._unproven_run = 0
         self.contiguous = True
+        # The count rhythm: the writer signs at least every this many records.
+        self._every = every_records
+        self._covered: int | None = None if expected_seq is None else expected_seq - 1
 
     def fail(self, problem: Problem) -> None:
         """Record the first problem (later ones are ignored)."""
@@ -120,6 +150,8 @@ class ChainWalk:
             self._check_link(fields)
         if self.problem is None:
             self._check_checkpoints_at(seq, fields["record_hash"])
+        if self.problem is None:
+            self._check_rhythm(seq)
         if self.problem is not None:
             return False
         self.records += 1
@@ -141,7 +173,9 @@ class ChainWalk:
             self._next += 1
             self._check_signature(checkpoint)
             if self.problem is None and checkpoint.seq > tail:
-                message = f"chain truncated after {tail}: checkpoint at {checkpoint.seq} signs a head"
+                message = (
+                    f"chain truncated after {tail}: checkpoint at {checkpoint.seq}{checkpoint.origin} signs a head"
+                )
                 self.fail(Problem("truncated", message + " that no longer exists", seq=tail + 1))
 
     def check_head(self, head_seq: int) -> None:
@@ -153,6 +187,21 @@ class ChainWalk:
         elif head_seq < tail:
             message = f"the chain head ({head_seq}) is behind the last record {tail}: it was edited"
             self.fail(Problem("rewritten", message, seq=tail))
+
+    def _check_rhythm(self, seq: int) -> None:
+        if self._every is None or not self.contiguous:
+            return
+        if self.anchored_through is not None and self.anchored_through >= (self._covered or 0):
+            self._covered = self.anchored_through
+        if self._covered is None:
+            self._covered = seq - 1  # an export's first record: the last checkpoint was at most here
+        if seq - self._covered > self._every:
+            start = self._covered + 1
+            message = (
+                f"no checkpoint covers records {start}..{seq}, though the writer signs one every {self._every}"
+                f" records: checkpoints were deleted, or the chain was rewritten from {start}"
+            )
+            self.fail(Problem("rhythm", message, seq=start))
 
     def _check_position(self, seq: int) -> None:
         expected = self._expected_seq
@@ -219,7 +268,9 @@ class ChainWalk:
                 return
             if checkpoint.head_hash != head_hash:
                 since = self.anchored_through if self.anchored_through is not None else (self.first_seq or seq) - 1
-                message = f"chain rewritten after {since}: checkpoint at {seq} signs a different head"
+                message = (
+                    f"chain rewritten after {since}: checkpoint at {seq}{checkpoint.origin} signs a different head"
+                )
                 self.fail(Problem("rewritten", message, seq=seq))
             else:
                 self.anchored_through = seq

@@ -95,11 +95,15 @@ class AuditSettings(Section):
     # adds itself to every request's first byte (measured: 5 ms wait = +6 ms TTFT) for little gain.
     batch_max: int = Field(default=256, ge=1)
     batch_wait_ms: float = Field(default=0, ge=0)
-    # A signed checkpoint every N records or M seconds, whichever comes first.
+    # A signed checkpoint every N records or M seconds, whichever comes first; an idle trail signs
+    # its unchanged head again every M seconds (a heartbeat), so a stopped writer shows as a gap.
     checkpoint_every_records: int = Field(default=1000, ge=1)
     checkpoint_every_s: float = Field(default=60, gt=0)
     # Ed25519 signing keys, kept apart from the database (absolute, or relative to data_dir).
     key_dir: Path = Path("audit-keys")
+    # The append-only file every signed checkpoint is also written to, outside the database
+    # (absolute, or relative to data_dir; see docs/audit.md, "Heads outside the database").
+    checkpoint_dir: Path = Path("audit-checkpoints")
     # Days records are kept, per class ("model_request", "auth", "admin", "audit_access", ...); "default" for the rest.
     retention_days: dict[str, int] = Field(default_factory=lambda: {"default": 90})
     # How often `suite up` runs the purge job.

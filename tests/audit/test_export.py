@@ -26,7 +26,7 @@ def save(path: Path, items: list[dict[str, Any]]) -> None:
 
 
 async def exported(trail: AuditTrail, database: Database, tmp_path: Path, **filters: Any) -> Path:
-    return write(tmp_path / "export.jsonl", list(AuditQuery(database).export(AuditFilters(**filters))))
+    return write(tmp_path / "export.jsonl", list(AuditQuery(database).export(AuditFilters(**filters), keys=trail.keys)))
 
 
 def public_keys(trail: AuditTrail) -> dict[str, Any]:
@@ -40,7 +40,7 @@ async def test_jsonl_round_trip_verifies_alone(trail: AuditTrail, database: Data
     items = load(path)
     assert items[0]["type"] == "header"
     assert items[0]["contiguous"] is True
-    assert [item["type"] for item in items[1:]] == ["record"] * 25 + ["checkpoint"] * 2
+    assert [item["type"] for item in items[1:]] == ["record"] * 25 + ["checkpoint"] * 2 + ["end"]
     assert {"seq", "record_id", "prev_hash", "record_hash"} <= set(items[1])
     database.dispose()  # nothing below touches the database
     report = verify_export(path, public_keys(trail))
@@ -126,7 +126,7 @@ async def test_not_an_export(tmp_path: Path) -> None:
 async def test_csv_export(trail: AuditTrail, database: Database, tmp_path: Path) -> None:
     await fill(trail, 11)
     await trail.record(event(prompt='=HYPERLINK("http://evil")', collections=["hr", "legal"]))
-    lines = list(AuditQuery(database).export(AuditFilters(), fmt="csv"))
+    lines = list(AuditQuery(database).export(AuditFilters(), keys=trail.keys, fmt="csv"))
     rows = list(csv.DictReader(lines))
     records = [row for row in rows if row["type"] == "record"]
     checkpoints = [row for row in rows if row["type"] == "checkpoint"]

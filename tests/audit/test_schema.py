@@ -21,8 +21,25 @@ def test_public_surface_is_complete() -> None:
         assert hasattr(suite.audit, name), name
     exported = {name for name in dir(suite.audit) if not name.startswith("_")}
     modules = {"chain", "cli", "cli_support", "events", "export", "filters", "keys", "ledger", "query"}
-    modules |= {"retention", "siem", "tables", "trail", "verify", "walk"}
-    assert exported - modules == set(suite.audit.__all__)
+    modules |= {"retention", "siem", "tables", "trail", "verify", "walk", "fields", "heads", "offline", "standalone"}
+    # The package imports its names on first use (PEP 562): only its own helpers are extra.
+    assert exported - modules - {"importlib", "TYPE_CHECKING", "Any", "annotations"} == set(suite.audit.__all__)
+
+
+def test_the_offline_verifier_needs_no_settings_or_database() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, suite.audit.offline; print(' '.join(sorted(m for m in sys.modules if m.startswith(('suite.', 'sqlalchemy', 'pydantic')))))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert not [name for name in loaded if name.startswith(("sqlalchemy", "pydantic", "suite.config", "suite.db"))]
+
+
+def test_field_list_matches_the_event_model() -> None:
+    from suite.audit.events import AuditEvent
+    from suite.audit.fields import EVENT_FIELDS
+
+    assert tuple(AuditEvent.model_fields) == EVENT_FIELDS
 
 
 async def test_a_tampered_record_can_still_be_read(trail: AuditTrail, database: Database) -> None:

@@ -111,7 +111,7 @@ async def export_events(
         raise InvalidRequest("time_to must be after time_from.", param="time_to")
     details = {**_access_details(services, filters), "format": format}
     await _record_access(request, services, principal, request_id, "audit.export", details)
-    lines = AuditQuery(services.database).export(filters, fmt=format)
+    lines = AuditQuery(services.database).export(filters, keys=services.audit.keys, fmt=format)
     media_type = "application/x-ndjson" if format == "jsonl" else "text/csv"
     filename = f"audit-export.{format}"
     # A sync iterator: Starlette reads it on a worker thread, so the database never blocks the loop.
