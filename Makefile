@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages test-idp up test lint typecheck bench lock clean
+.PHONY: install system-packages test-idp web-assets up test lint typecheck bench lock clean
 
 # torch comes first and alone: `torch==2.13.0` is the CPU build this machine kind keeps on disk.
 # Everything else is pinned in requirements.lock and installed without resolving, which keeps out
@@ -29,7 +29,12 @@ $(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_P
 
 test-idp: system-packages $(OIDC_PROVIDER)/node_modules/.installed
 
-install: system-packages $(STAMP) test-idp
+
+# The web pages' vendored JavaScript (marked, DOMPurify) from suite/web/assets' npm lock file.
+web-assets:
+	bash scripts/web-assets.sh
+
+install: system-packages web-assets $(STAMP) test-idp
 
 up: install
 	$(BIN)/suite up

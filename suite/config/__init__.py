@@ -54,6 +54,7 @@ from suite.config.identity import (
 from suite.config.rag import RagCollectionSettings, RagSettings
 from suite.config.section import Section, require_unique
 from suite.config.serving import EmbeddingModel, EmbeddingSettings, EngineModel, ServingSettings
+from suite.config.web import WebSettings
 
 DEFAULT_CONFIG_PATH = Path("config/suite.yaml")
 
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     rag: RagSettings = RagSettings()
     bastion: BastionSettings = BastionSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -279,6 +281,7 @@ __all__ = [
     "SiemSettings",
     "StaticApiKey",
     "SyslogFacility",
+    "WebSettings",
     "load_settings",
     "redact_url",
 ]

@@ -6,6 +6,7 @@ from suite.auth.sessions import WebSessionRow
 from suite.auth.tables import ApiKeyRow, QuotaCounterRow
 from suite.bastion.tables import ModelPromotionRow, ModelRegistryRevisionRow, ModelVersionRow
 from suite.db.engine import Base
+from suite.web.tables import ConversationRow, FeedbackRow, MessageRow
 
 __all__ = [
     "ApiKeyRow",
@@ -13,7 +14,10 @@ __all__ = [
     "AuditCheckpointRow",
     "AuditRecordRow",
     "Base",
+    "ConversationRow",
+    "FeedbackRow",
     "LegalHoldRow",
+    "MessageRow",
     "ModelPromotionRow",
     "ModelRegistryRevisionRow",
     "ModelVersionRow",

@@ -35,6 +35,7 @@ from suite.guardrails import Guardrails
 from suite.guardrails.chunks import GuardrailChunkScreen
 from suite.rag import RagService
 from suite.serving import EngineSupervisor, ModelCatalog, Relay
+from suite.web import install_web
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callab
     if settings.identity.dev_idp.enabled:
         _mount_dev_idp(app, settings)
     install_browser_login(app, settings, services.database, access_tokens=_login_tokens(settings, token_verifier))
+    install_web(app, settings, services.database, services.audit)
     _outermost(app, settings.gateway.max_body_bytes)
     return app
 

@@ -15,7 +15,7 @@ from suite.auth import ApiKeyStore, Authenticator, Policy, Principal, QuotaEnfor
 from suite.config import Settings
 from suite.db import Database
 from suite.embeddings import EmbeddingService
-from suite.errors import AuthenticationFailed
+from suite.errors import AuthenticationFailed, PermissionDenied
 from suite.guardrails import Guardrails
 from suite.rag import RagService
 from suite.serving import ModelCatalog, Relay
@@ -61,8 +61,14 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 async def require_principal(request: Request, services: ServicesDep) -> Principal:
     """The authenticated caller of a /v1 route (401 in the OpenAI shape otherwise).
 
-    Credentials are read from the Authorization header only, never from the query string.
+    Credentials are read from the Authorization header only, never from the query string; a web
+    page's call carries the browser session instead (``suite.web.SessionApiMiddleware`` checked it).
     """
+    if refused := getattr(request.state, "session_refused", None):
+        raise PermissionDenied(refused)
+    if (session_principal := getattr(request.state, "session_principal", None)) is not None:
+        request.state.principal = session_principal
+        return session_principal  # type: ignore[no-any-return]
     try:
         principal = await services.authenticator.authenticate(request.headers.get("authorization"))
     except AuthenticationFailed as exc:

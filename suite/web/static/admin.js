@@ -1,0 +1,3 @@
+// The admin console (see README: what it does so far).
+"use strict";
+(async () => { Suite.setup(); await Suite.me(); })();

@@ -1,0 +1,73 @@
+// Shared by every page: the session's CSRF token, JSON calls with the session, UI language and theme.
+"use strict";
+const Suite = (() => {
+  const TEXT = {
+    en: {skip: "Skip to content", "nav.chat": "Chat", "nav.audit": "Audit", "nav.admin": "Admin", lang: "Language",
+      theme: "Theme", logout: "Sign out", new: "New chat", search: "Search conversations",
+      deleteAll: "Delete all my conversations", model: "Model", prompt: "Message", send: "Send", stop: "Stop",
+      regenerate: "Regenerate", edit: "Edit last message", copy: "Copy", copied: "Copied", rename: "Rename",
+      delete: "Delete", confirmDeleteAll: "Delete all your conversations? This cannot be undone.",
+      stopped: "Stopped.", filtered: "The answer was cut by a content filter.", error: "Error",
+      usage: "Today: {requests} requests, {tokens} tokens", helpful: "Helpful", unhelpful: "Not helpful",
+      thanks: "Thanks for the feedback."},
+    de: {skip: "Zum Inhalt", "nav.chat": "Chat", "nav.audit": "Audit", "nav.admin": "Verwaltung", lang: "Sprache",
+      theme: "Farbschema", logout: "Abmelden", new: "Neuer Chat", search: "Unterhaltungen durchsuchen",
+      deleteAll: "Alle meine Unterhaltungen löschen", model: "Modell", prompt: "Nachricht", send: "Senden",
+      stop: "Stopp", regenerate: "Neu erzeugen", edit: "Letzte Nachricht bearbeiten", copy: "Kopieren",
+      copied: "Kopiert", rename: "Umbenennen", delete: "Löschen",
+      confirmDeleteAll: "Alle Ihre Unterhaltungen löschen? Das lässt sich nicht rückgängig machen.",
+      stopped: "Gestoppt.", filtered: "Die Antwort wurde von einem Inhaltsfilter gekürzt.", error: "Fehler",
+      usage: "Heute: {requests} Anfragen, {tokens} Tokens", helpful: "Hilfreich", unhelpful: "Nicht hilfreich",
+      thanks: "Danke für die Rückmeldung."},
+  };
+  let csrf = null;
+  const lang = () => localStorage.getItem("suite.lang") || (navigator.language || "en").slice(0, 2);
+  const current = () => (TEXT[lang()] ? lang() : "en");
+  const t = (key, values) => {
+    let text = TEXT[current()][key] || TEXT.en[key] || key;
+    for (const [name, value] of Object.entries(values || {})) text = text.replace(`{${name}}`, String(value));
+    return text;
+  };
+  function translate() {
+    document.documentElement.lang = current();
+    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+  }
+  async function me() {
+    const answer = await fetch("/auth/me", {credentials: "same-origin"});
+    if (answer.status === 401) { location.href = "/auth/login?next=" + encodeURIComponent(location.pathname); return null; }
+    const info = await answer.json();
+    csrf = info.csrf_token;
+    document.querySelectorAll("input[name=csrf_token]").forEach((el) => { el.value = csrf; });
+    return info;
+  }
+  async function call(method, url, body, options) {
+    const headers = {"X-CSRF-Token": csrf || ""};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const answer = await fetch(url, {method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body), ...(options || {})});
+    return answer;
+  }
+  async function json(method, url, body) {
+    const answer = await call(method, url, body);
+    if (answer.status === 204) return null;
+    const data = await answer.json().catch(() => ({}));
+    if (!answer.ok) throw new Error((data.error && data.error.message) || `${answer.status}`);
+    return data;
+  }
+  // Preferences only (language, theme, notice seen): never a token or a secret.
+  function setup() {
+    const select = document.getElementById("lang");
+    select.value = current();
+    select.addEventListener("change", () => { localStorage.setItem("suite.lang", select.value); translate(); });
+    const theme = localStorage.getItem("suite.theme") || (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+    document.documentElement.dataset.theme = theme;
+    document.getElementById("theme").addEventListener("click", () => {
+      const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+      document.documentElement.dataset.theme = next;
+      localStorage.setItem("suite.theme", next);
+    });
+    translate();
+  }
+  return {t, me, call, json, setup, translate, current};
+})();

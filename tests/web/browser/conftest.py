@@ -1,0 +1,150 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the real gateway, dev IdP and vLLM engine.
+
+One gateway per session with the dev IdP's users bob and alice (employees), carol (compliance
+officer) and adam (admin); the real demo model plus "hostile", a backend that answers with an XSS
+payload. Chromium resolves nothing but 127.0.0.1 (its own look-ups of outside hosts fail), and every
+request it makes is recorded so a test can show nothing left the machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from suite.config import Settings
+from suite.gateway import create_app
+from suite.serving import EngineProcess
+from tests.support import ALLOW_AUDIT, ALLOW_EMPLOYEES, MODEL, ServerThread, free_port, ready, wait_until
+from tests.web.browser.hostile_backend import hostile_app
+
+CHROMIUM = "/usr/bin/chromium"
+HOSTILE = "hostile"
+SECRET = "web-browser-test-secret-0123456789"
+
+
+def _user(name: str, full: str, roles: list[str], groups: list[str]) -> dict[str, object]:
+    return {
+        "username": name,
+        "password": name,
+        "name": full,
+        "email": f"{name}@example.test",
+        "roles": roles,
+        "groups": groups,
+    }
+
+
+USERS = [
+    _user("bob", "Bob Berger", ["employee"], ["engineering"]),
+    _user("alice", "Alice Adler", ["employee"], ["finance"]),
+    _user("carol", "Carol Curie", ["compliance_officer"], ["compliance"]),
+    _user("adam", "Adam Admin", ["admin", "employee"], ["it"]),
+]
+
+
+@dataclass
+class WebGateway:
+    url: str
+    screenshots: Path
+
+
+@pytest.fixture(scope="session")
+def hostile_backend() -> Iterator[ServerThread]:
+    server = ServerThread(hostile_app()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def web_gateway(
+    vllm_engine: EngineProcess, hostile_backend: ServerThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WebGateway]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("web-gateway"),
+        logging={"level": "warning"},
+        gateway={"port": port},
+        identity={
+            "oidc": {"client_id": "suite-web", "client_secret": SECRET},
+            "dev_idp": {
+                "enabled": True,
+                "users": USERS,
+                "clients": [
+                    {
+                        "client_id": "suite-web",
+                        "client_secret": SECRET,
+                        "redirect_uris": [f"{base}/auth/callback"],
+                        "post_logout_redirect_uris": [f"{base}/"],
+                    }
+                ],
+            },
+            "policy": [ALLOW_EMPLOYEES, ALLOW_AUDIT],
+            "quotas": {"enabled": False},
+        },
+        serving={
+            "models": [
+                {"name": MODEL, "engines": 0, "backends": [vllm_engine.backend.url]},
+                {"name": HOSTILE, "engines": 0, "backends": [hostile_backend.url]},
+            ]
+        },
+        web={"banner": {"en": "INTERNAL: do not paste customer data", "de": "INTERN: keine Kundendaten einfügen"}},
+    )
+    server = ServerThread(create_app(settings, manage_engines=False), port=port).start()
+    wait_until(lambda: ready(server.url), timeout=60, what="gateway ready")
+    shots = Path(os.environ.get("SUITE_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    yield WebGateway(url=server.url, screenshots=shots)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Visit:
+    """One signed-in browser context and what it saw: console messages, page errors, requests."""
+
+    context: BrowserContext
+    page: Page
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def sign_in(browser: Browser, web_gateway: WebGateway) -> Iterator[Callable[..., Visit]]:
+    """Sign a user in through the dev IdP's login form, as a person would; returns the visit."""
+    contexts: list[BrowserContext] = []
+
+    def login(username: str, *, locale: str = "en-US", next_path: str = "/web/chat") -> Visit:
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 860})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web_gateway.url)
+        contexts.append(context)
+        page = context.new_page()
+        visit = Visit(context=context, page=page)
+        page.on("console", lambda message: visit.console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: visit.errors.append(str(error)))
+        page.on("request", lambda request: visit.requests.append(request.url))
+        page.goto(f"{web_gateway.url}{next_path}")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", username)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{web_gateway.url}{next_path}*")
+        return visit
+
+    yield login
+    for context in contexts:
+        context.close()
