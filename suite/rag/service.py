@@ -8,10 +8,12 @@ from collections.abc import Callable, Sequence
 from suite.auth import Policy, Principal
 from suite.config import Settings
 from suite.embeddings import EmbeddingService
+from suite.rag.acl import read_filter
 from suite.rag.chunking import Chunker
 from suite.rag.documents import SourceDocument
 from suite.rag.ingest import Ingestor, IngestReport
 from suite.rag.retrieval import Retrieval, Retriever
+from suite.rag.retrieved import RetrievedChunk
 from suite.rag.screening import AllowAll, ChunkScreen
 from suite.rag.store import CollectionStats, KnowledgeStore
 from suite.rag.vectors import TextEncoder
@@ -82,6 +84,12 @@ class RagService:
             verdicts=screened.verdicts,
         )
 
+    async def passage(self, principal: Principal, collection: str, chunk_id: str) -> RetrievedChunk | None:
+        """One cited chunk, re-checked: the collection's policy (PermissionDenied) and the document's ACL
+        (None when the principal may not read it, the same answer as for a chunk that does not exist)."""
+        await self._retriever.authorize(principal, [collection])
+        return await self.store.chunk(collection, chunk_id, where=read_filter(principal))
+
     # ---- administration ---------------------------------------------------------------
 
     async def create_collection(self, name: str) -> None:
@@ -92,6 +100,11 @@ class RagService:
 
     async def collections(self) -> list[str]:
         return await self.store.names()
+
+    async def searchable(self, principal: Principal) -> list[str]:
+        """The collections the principal may search (the policy's ``retrieval`` route)."""
+        names = await self.store.names()
+        return [n for n in names if self._policy.decide(principal, "retrieval", collection=n).allowed]
 
     async def stats(self, name: str) -> CollectionStats:
         return await self.store.stats(name)

@@ -218,6 +218,14 @@ class KnowledgeStore:
 
     # ---- search -----------------------------------------------------------------------
 
+    async def chunk(self, name: str, chunk_id: str, *, where: models.Filter) -> RetrievedChunk | None:
+        """One chunk by its id if it passes ``where`` (the reader's ACL filter), else None."""
+        selector = models.Filter(must=[models.HasIdCondition(has_id=[chunk_id]), where])
+        points, _ = await self._run(self.backend.scroll, name, selector, keys=True, offset=None, limit=1, vectors=False)
+        if not points:
+            return None
+        return RetrievedChunk.from_payload(points[0].chunk_id, name, 1.0, points[0].payload)
+
     async def search(
         self,
         name: str,

@@ -19,7 +19,7 @@ from suite.audit import AuditTrail
 from suite.auth.browser import BrowserLogin
 from suite.config import Settings
 from suite.db import Database
-from suite.web import api, pages
+from suite.web import admin_console, api, audit_console, pages, passages
 from suite.web.deps import WebContext
 from suite.web.errors import ConversationNotFound
 from suite.web.retention import purge_once, run_purges
@@ -47,6 +47,9 @@ def install_web(app: FastAPI, settings: Settings, database: Database, audit: Aud
     lifespan_router = APIRouter(lifespan=retention)
     app.include_router(lifespan_router)
     app.include_router(api.router)
+    app.include_router(passages.router)
+    app.include_router(audit_console.router)
+    app.include_router(admin_console.router)
     app.include_router(pages.router)
     app.mount("/web/static", StaticFiles(directory=STATIC_DIR), name="web-static")
     app.add_middleware(SessionApiMiddleware, login=login)

@@ -70,3 +70,17 @@ class Feedback(WebModel):
 
 class Deleted(WebModel):
     deleted: int
+
+
+class CollectionChoices(WebModel):
+    data: list[str]
+
+
+class Passage(WebModel):
+    collection: str
+    document_id: str
+    title: str
+    source_uri: str
+    page: int | None  # PDF pages
+    section: str  # the heading path in Markdown and HTML
+    text: str

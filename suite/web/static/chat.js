@@ -45,6 +45,21 @@
       });
       tools.append(button);
     }
+    const cited = (message.meta && message.meta.citations) || [];
+    if (cited.length) {
+      const list = document.createElement("span");
+      list.className = "citations";
+      list.append(Suite.t("sources") + ":");
+      for (const citation of cited) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "citation";
+        button.textContent = `[${citation.index}] ${citation.title}`;
+        button.addEventListener("click", () => openPassage(citation));
+        list.append(button);
+      }
+      tools.append(list);
+    }
     if (message.meta && message.meta.notice) {
       const extra = document.createElement("p");
       extra.className = "answer-notice";
@@ -52,6 +67,25 @@
       tools.append(extra);
     }
     return tools;
+  }
+
+  // The cited passage, fetched through the route that re-checks the document's ACL now; shown as plain text.
+  async function openPassage(citation) {
+    const panel = $("passage");
+    const query = new URLSearchParams({collection: citation.collection, chunk_id: citation.chunk_id});
+    const answer = await Suite.call("GET", "/web/api/passages?" + query);
+    if (!answer.ok) {
+      $("passage-title").textContent = Suite.t("passageGone");
+      $("passage-where").textContent = ""; $("passage-text").textContent = "";
+    } else {
+      const passage = await answer.json();
+      $("passage-title").textContent = passage.title;
+      const where = [passage.page ? Suite.t("page", {page: passage.page}) : "", passage.section].filter(Boolean).join(" · ");
+      $("passage-where").textContent = where;
+      $("passage-text").textContent = passage.text;
+    }
+    panel.hidden = false;
+    $("close-passage").focus();
   }
 
   function show() {
@@ -115,6 +149,7 @@
   // One streamed answer to the turns in state.messages; the text is re-rendered (and re-sanitised) on every chunk.
   async function answer() {
     const model = $("model").value;
+    const collection = $("collection").value;
     const turns = state.messages.map((m) => ({role: m.role, content: m.content}));
     const reply = {role: "assistant", content: "", meta: {model}};
     state.messages.push(reply);
@@ -125,7 +160,8 @@
     body.setAttribute("aria-busy", "true");
     try {
       const response = await Suite.call("POST", "/v1/chat/completions",
-        {model, messages: turns, stream: true, stream_options: {include_usage: true}, max_tokens: 256},
+        {model, messages: turns, stream: true, stream_options: {include_usage: true}, max_tokens: 256,
+          ...(collection ? {collections: [collection]} : {})},
         {signal: state.controller.signal});
       if (!response.ok) {
         const data = await response.json().catch(() => ({}));
@@ -201,6 +237,9 @@
     if (!(await Suite.me())) return;
     const models = await Suite.json("GET", "/v1/models");
     $("model").replaceChildren(...models.data.map((m) => { const o = document.createElement("option"); o.value = m.id; o.textContent = m.id; return o; }));
+    const collections = await Suite.json("GET", "/web/api/collections").then((r) => r.data, () => []);
+    $("collection").append(...collections.map((c) => { const o = document.createElement("option"); o.value = c; o.textContent = c; return o; }));
+    $("close-passage").addEventListener("click", () => { $("passage").hidden = true; });
     const settings = await Suite.json("GET", "/web/api/settings");
     const banner = settings.banner[Suite.current()] || settings.banner.en;
     if (banner) { $("banner").textContent = banner; $("banner").hidden = false; }

@@ -9,7 +9,8 @@ const Suite = (() => {
       delete: "Delete", confirmDeleteAll: "Delete all your conversations? This cannot be undone.",
       stopped: "Stopped.", filtered: "The answer was cut by a content filter.", error: "Error",
       usage: "Today: {requests} requests, {tokens} tokens", helpful: "Helpful", unhelpful: "Not helpful",
-      thanks: "Thanks for the feedback."},
+      thanks: "Thanks for the feedback.", collection: "Documents", noCollection: "none", close: "Close",
+      sources: "Sources", page: "page {page}", passageGone: "This passage is not available to you."},
     de: {skip: "Zum Inhalt", "nav.chat": "Chat", "nav.audit": "Audit", "nav.admin": "Verwaltung", lang: "Sprache",
       theme: "Farbschema", logout: "Abmelden", new: "Neuer Chat", search: "Unterhaltungen durchsuchen",
       deleteAll: "Alle meine Unterhaltungen löschen", model: "Modell", prompt: "Nachricht", send: "Senden",
@@ -18,7 +19,8 @@ const Suite = (() => {
       confirmDeleteAll: "Alle Ihre Unterhaltungen löschen? Das lässt sich nicht rückgängig machen.",
       stopped: "Gestoppt.", filtered: "Die Antwort wurde von einem Inhaltsfilter gekürzt.", error: "Fehler",
       usage: "Heute: {requests} Anfragen, {tokens} Tokens", helpful: "Hilfreich", unhelpful: "Nicht hilfreich",
-      thanks: "Danke für die Rückmeldung."},
+      thanks: "Danke für die Rückmeldung.", collection: "Dokumente", noCollection: "keine", close: "Schließen",
+      sources: "Quellen", page: "Seite {page}", passageGone: "Diese Stelle ist für Sie nicht verfügbar."},
   };
   let csrf = null;
   const lang = () => localStorage.getItem("suite.lang") || (navigator.language || "en").slice(0, 2);

@@ -2,7 +2,8 @@
 
 One gateway per session with the dev IdP's users bob and alice (employees), carol (compliance
 officer) and adam (admin); the real demo model plus "hostile", a backend that answers with an XSS
-payload. Chromium resolves nothing but 127.0.0.1 (its own look-ups of outside hosts fail), and every
+payload. With SUITE_WEB_TESTS_NO_ENGINE=1 (a developer's quick run on a busy machine, never CI)
+the demo model's name is served by the hostile backend too and no vLLM engine starts. Chromium resolves nothing but 127.0.0.1 (its own look-ups of outside hosts fail), and every
 request it makes is recorded so a test can show nothing left the machine.
 """
 
@@ -16,15 +17,39 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from suite.auth import Policy
 from suite.config import Settings
+from suite.embeddings import EmbeddingService
 from suite.gateway import create_app
+from suite.rag import FolderConnector, RagService
+from suite.rag.evaluation import SAMPLES_DIR
 from suite.serving import EngineProcess
-from tests.support import ALLOW_AUDIT, ALLOW_EMPLOYEES, MODEL, ServerThread, free_port, ready, wait_until
+from tests.support import (
+    ALLOW_AUDIT,
+    ALLOW_EMPLOYEES,
+    MODEL,
+    BackgroundLoop,
+    ServerThread,
+    free_port,
+    ready,
+    wait_until,
+)
 from tests.web.browser.hostile_backend import hostile_app
 
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "hostile"
 SECRET = "web-browser-test-secret-0123456789"
+BUDGET = (SAMPLES_DIR / "finance" / "budget-plan-2027.md").resolve().as_uri()
+# Every employee searches the handbook (the budget plan in it is finance's alone by its ACL);
+# the finance collection is for the finance group only.
+SEARCH_HANDBOOK = {
+    "name": "search-handbook",
+    "roles": ["employee"],
+    "routes": ["retrieval"],
+    "collections": ["handbook"],
+}
+ALLOW_ADMIN = {"name": "admins-administer", "roles": ["admin"], "routes": ["admin"]}
+SEARCH_FINANCE = {"name": "search-finance", "groups": ["finance"], "routes": ["retrieval"], "collections": ["finance"]}
 
 
 def _user(name: str, full: str, roles: list[str], groups: list[str]) -> dict[str, object]:
@@ -61,8 +86,16 @@ def hostile_backend() -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="session")
 def web_gateway(
-    vllm_engine: EngineProcess, hostile_backend: ServerThread, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    hostile_backend: ServerThread,
+    background_loop: BackgroundLoop,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WebGateway]:
+    if os.environ.get("SUITE_WEB_TESTS_NO_ENGINE") == "1":
+        model_backend = hostile_backend.url
+    else:
+        engine: EngineProcess = request.getfixturevalue("vllm_engine")
+        model_backend = engine.backend.url
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
@@ -83,23 +116,43 @@ def web_gateway(
                     }
                 ],
             },
-            "policy": [ALLOW_EMPLOYEES, ALLOW_AUDIT],
+            "policy": [ALLOW_EMPLOYEES, ALLOW_AUDIT, ALLOW_ADMIN, SEARCH_HANDBOOK, SEARCH_FINANCE],
             "quotas": {"enabled": False},
         },
         serving={
             "models": [
-                {"name": MODEL, "engines": 0, "backends": [vllm_engine.backend.url]},
+                {"name": MODEL, "engines": 0, "backends": [model_backend]},
                 {"name": HOSTILE, "engines": 0, "backends": [hostile_backend.url]},
             ]
         },
+        embeddings={"models": [{"name": "all-minilm-l6-v2", "aliases": ["default-embedding"]}]},
+        rag={"chat_model": MODEL},
         web={"banner": {"en": "INTERNAL: do not paste customer data", "de": "INTERN: keine Kundendaten einfügen"}},
     )
+    # On the session's loop thread: Playwright's sync API runs a loop in this one.
+    background_loop.run(_ingest_samples(settings), timeout=600)  # before the gateway holds the local store
     server = ServerThread(create_app(settings, manage_engines=False), port=port).start()
     wait_until(lambda: ready(server.url), timeout=60, what="gateway ready")
     shots = Path(os.environ.get("SUITE_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
     yield WebGateway(url=server.url, screenshots=shots)
     server.stop()
+
+
+async def _ingest_samples(settings: Settings) -> None:
+    embeddings = EmbeddingService(settings)
+    await embeddings.load()
+    rag = RagService(settings, embeddings, Policy([]))
+    await rag.open()
+    try:
+        connector = FolderConnector(SAMPLES_DIR)
+        documents = list(connector.documents())
+        for name, chosen in (("handbook", documents), ("finance", [d for d in documents if d.uri == BUDGET])):
+            await rag.create_collection(name)
+            await rag.ingest(name, chosen, scope=connector.scope)
+    finally:
+        rag.close()
+        embeddings.close()
 
 
 @pytest.fixture(scope="session")
