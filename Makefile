@@ -29,7 +29,6 @@ $(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_P
 
 test-idp: system-packages $(OIDC_PROVIDER)/node_modules/.installed
 
-
 # The web pages' vendored JavaScript (marked, DOMPurify) from suite/web/assets' npm lock file.
 web-assets:
 	bash scripts/web-assets.sh
