@@ -155,7 +155,9 @@ async def _ingest_samples(settings: Settings) -> None:
         embeddings.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running on the main thread while it is
+# open, so it must be closed before later tests that call asyncio.run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
