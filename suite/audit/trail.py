@@ -65,7 +65,7 @@ class AuditTrail:
         """Start the background writer (and create the first signing key if there is none)."""
         if self._task is not None:
             return
-        await asyncio.to_thread(self.keys.current)
+        await self.database.workers.run(self.keys.current)
         self._task = asyncio.create_task(self._drain(), name="audit-writer")
 
     async def stop(self) -> None:
@@ -157,7 +157,7 @@ class AuditTrail:
         while True:
             await asyncio.sleep(self.settings.purge_interval_s)
             try:
-                report = await asyncio.to_thread(self.purge)
+                report = await self.database.workers.run(self.purge)
             except Exception as exc:
                 log.error("audit purge failed", error=describe_error(exc))
                 continue
@@ -237,7 +237,7 @@ class AuditTrail:
 
     async def _timed_checkpoint(self) -> None:
         try:
-            if await asyncio.to_thread(self.checkpoint, force=False, heartbeat=True):
+            if await self.database.workers.run(self.checkpoint, force=False, heartbeat=True):
                 self.stats.checkpoints += 1
         except Exception as exc:
             log.warning("audit checkpoint failed", error=describe_error(exc))

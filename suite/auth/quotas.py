@@ -154,7 +154,7 @@ class QuotaEnforcer:
             if batch.deltas:
                 work = asyncio.ensure_future(self._db.run(lambda session: write_counts(session, batch)))
             elif batch.refresh:  # nothing to add: a read, without a commit
-                work = asyncio.ensure_future(asyncio.to_thread(read_counts, self._db, batch.refresh))
+                work = asyncio.ensure_future(self._db.workers.run(read_counts, self._db, batch.refresh))
             else:
                 return
 
@@ -207,7 +207,7 @@ class QuotaEnforcer:
         await asyncio.gather(*(asyncio.shield(read) for read in waiting))
 
     async def _read(self, keys: list[CounterKey]) -> None:
-        totals = await asyncio.to_thread(read_counts, self._db, keys)
+        totals = await self._db.workers.run(read_counts, self._db, keys)
         now = self._clock()
         for key in keys:
             self._counters.observe(key, totals.get(key, 0), now)

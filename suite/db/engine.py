@@ -1,12 +1,11 @@
 """Engine, sessions and migrations.
 
-Blocking SQLAlchemy calls are run off the event loop by the callers (``Database.run``),
+Blocking SQLAlchemy calls are run off the event loop on the database's own pool (``Database.run``),
 so the same sync engine serves the CLI, the gateway and background writers.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from suite.workers import WorkerPool
 
 _T = TypeVar("_T")
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -49,21 +50,24 @@ class Database:
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The database's own threads: a stalled model on another pool never delays a commit.
+        self.workers = WorkerPool("db", 4 if url.startswith("sqlite") else 8)
 
     def session(self) -> Session:
         """A new session (use as a context manager)."""
         return self.sessions()
 
     async def run(self, work: Callable[[Session], _T]) -> _T:
-        """Run work(session) in a worker thread and commit; the event loop never waits on the database."""
+        """Run work(session) on the database's worker pool and commit; the event loop never waits on it."""
 
         def in_thread() -> _T:
             with self.sessions.begin() as session:
                 return work(session)
 
-        return await asyncio.to_thread(in_thread)
+        return await self.workers.run(in_thread)
 
     def dispose(self) -> None:
+        self.workers.close()
         self.engine.dispose()
 
 

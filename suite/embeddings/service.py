@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import structlog
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 
 def bundled_minilm_dir() -> Path:
@@ -121,6 +123,11 @@ class EmbeddingService:
         return await loop.run_in_executor(
             self._executor, _vectors, encoder, [prefix + text for text in texts], config.batch_size
         )
+
+    async def run(self, work: Callable[..., _T], *args: Any) -> _T:
+        """Run other blocking work of the models (tokenising) on their worker pool, off the loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, work, *args)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

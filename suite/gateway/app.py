@@ -153,7 +153,8 @@ def _lifespan(
             await services.embeddings.load()
             stack.callback(services.embeddings.close)
             if services.guardrails is not None:
-                await asyncio.to_thread(services.guardrails.load)
+                stack.callback(services.guardrails.close)
+                await services.guardrails.presidio_pool.run(services.guardrails.load)
             if not catalog.names:
                 # Loud: a gateway that can answer nothing is almost always a configuration not found.
                 log.error("NO MODELS CONFIGURED: the gateway answers no model requests and /readyz says not ready")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from suite.guardrails.pipeline import Guardrails
@@ -46,7 +45,7 @@ async def inspect_text(guardrails: Guardrails, text: str) -> Inspection:
         ]
         return verdicts, masked.text
 
-    verdicts, masked = await asyncio.to_thread(sync_checks)
+    verdicts, masked = await guardrails.presidio_pool.run(sync_checks)
     if guardrails.llamaguard is not None:
         finding = await guardrails.safety(text, role="user")
         verdicts.append(

@@ -5,8 +5,9 @@ Stages: ``input`` (user turns), ``retrieval`` (retrieved chunks, for indirect in
 whether each one is enforced (masks or blocks) or only recorded; overrides change that
 per route, model and role. Every check's verdict is returned for the audit record.
 
-Blocking work (presidio, regexes over long texts, transformers) runs on worker threads;
-Llama Guard has its own timeout and fails open or closed as configured.
+Blocking work runs on one worker pool per model (presidio, the injection rules and classifier,
+Llama Guard), never on asyncio's shared pool; Llama Guard has its own timeout and fails open
+or closed as configured, and a stalled Llama Guard holds only its own thread.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from suite.guardrails.llamaguard import LlamaGuard, conversation_for
 from suite.guardrails.pii import PiiMasker, Vault
 from suite.guardrails.screen import screen_injection
 from suite.guardrails.verdicts import ALLOW, Finding, Stage, Verdict
+from suite.workers import WorkerPool
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +68,14 @@ class Guardrails:
         self.classifier: InjectionClassifier | None = None
         self.learned: LearnedDetector | None = None
         self.llamaguard: LlamaGuard | None = None
+        self.presidio_pool = WorkerPool("presidio", 2)
+        self.classifier_pool = WorkerPool("classifier", 1)
+        self.llamaguard_pool = WorkerPool("llamaguard", 1)
+
+    def close(self) -> None:
+        """Stop the worker pools (a stalled model's thread ends when its call returns)."""
+        for pool in (self.presidio_pool, self.classifier_pool, self.llamaguard_pool):
+            pool.close()
 
     def resolve(self, path: Path) -> Path:
         return path if path.is_absolute() else self._data_dir / path
@@ -123,30 +133,31 @@ class Guardrails:
         checks = {k: v for k, v in self.checks(stage, scope).items() if k not in set(skip)}
         if not checks or not texts:
             return [Screened(t) for t in texts]
-        screened = await asyncio.to_thread(self._screen_sync, texts, stage, checks, vault)
+        revealable = stage == "input" and self.settings.pii.reversible
+        injections, piis = await asyncio.gather(
+            self.classifier_pool.run(lambda: [self.injection(t) for t in texts]) if "injection" in checks else _none(),
+            self.presidio_pool.run(lambda: [self._pii(t, vault, revealable=revealable) for t in texts])
+            if "pii" in checks
+            else _none(),
+        )
+        screened = []
+        for i, text in enumerate(texts):
+            item = Screened(text)
+            if injections is not None:
+                item.verdicts.append(_verdict("injection", stage, injections[i], checks["injection"]))
+            if piis is not None:
+                finding, masked = piis[i]
+                verdict = _verdict("pii", stage, finding, checks["pii"])
+                item.verdicts.append(verdict)
+                if verdict.enforced and verdict.outcome == "mask":
+                    item.text = masked
+            screened.append(item)
         if "llamaguard" in checks and self.llamaguard is not None:
             role: Literal["user", "assistant"] = "assistant" if stage == "output" else "user"
             last = screened[-1]
             finding = await self.safety(last.text, role=role, prompt=prompt)
             last.verdicts.append(_verdict("llamaguard", stage, finding, checks["llamaguard"]))
         return screened
-
-    def _screen_sync(
-        self, texts: list[str], stage: Stage, checks: dict[GuardCheck, GuardMode], vault: Vault | None
-    ) -> list[Screened]:
-        results = []
-        for text in texts:
-            item = Screened(text)
-            if "injection" in checks:
-                item.verdicts.append(_verdict("injection", stage, self.injection(text), checks["injection"]))
-            if "pii" in checks:
-                finding, masked = self._pii(text, vault, revealable=stage == "input" and self.settings.pii.reversible)
-                verdict = _verdict("pii", stage, finding, checks["pii"])
-                item.verdicts.append(verdict)
-                if verdict.enforced and verdict.outcome == "mask":
-                    item.text = masked
-            results.append(item)
-        return results
 
     def injection(self, text: str) -> Finding:
         """Rules, then the classifier when one is configured; the stronger finding wins."""
@@ -175,7 +186,7 @@ class Guardrails:
         conversation = conversation_for(text, role=role, prompt=prompt)
         try:
             verdict = await asyncio.wait_for(
-                asyncio.to_thread(self.llamaguard.classify, conversation), settings.timeout_s
+                self.llamaguard_pool.run(self.llamaguard.classify, conversation), settings.timeout_s
             )
         except Exception as exc:  # timeout, unparseable output, a failing model: the setting decides
             problem = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
@@ -186,6 +197,10 @@ class Guardrails:
         if verdict.safe:
             return Finding("allow", "safe", 0.0)
         return Finding("block", "unsafe: " + ",".join(verdict.categories), 1.0, {"categories": verdict.categories})
+
+
+async def _none() -> None:
+    return None
 
 
 def _verdict(name: GuardCheck, stage: Stage, finding: Finding, mode: GuardMode) -> Verdict:

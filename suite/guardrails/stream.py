@@ -19,6 +19,7 @@ from typing import Any
 
 from suite.guardrails.pii import PiiEntity, Vault
 from suite.guardrails.verdicts import Verdict
+from suite.workers import WorkerPool
 
 _EVENT_END = "\n\n"
 _OPEN_PLACEHOLDER = re.compile(r"<[A-Z0-9_]*$")
@@ -38,8 +39,10 @@ class StreamGuard:
         vault: Vault,
         window: int,
         judge: Judge | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self._spans = spans
+        self._pool = pool  # presidio's pool (asyncio's default pool when none is given)
         self._vault = vault
         self._window = window
         self._judge = judge
@@ -126,7 +129,7 @@ class StreamGuard:
             cut = _hold_from(pending, self._window)
             if cut <= 0:
                 return ""
-        spans = await asyncio.to_thread(self._spans, pending) if self._spans else []
+        spans = await self._find(pending) if self._spans else []
         for span in spans:
             if span.start < cut < span.end:
                 cut = span.start
@@ -144,6 +147,12 @@ class StreamGuard:
         shown = self._vault.reveal(masked)
         self._sent[index] = self._sent.get(index, "") + shown
         return shown
+
+    async def _find(self, text: str) -> list[PiiEntity]:
+        assert self._spans is not None
+        if self._pool is not None:
+            return await self._pool.run(self._spans, text)
+        return await asyncio.to_thread(self._spans, text)
 
     def _block_events(self) -> list[str]:
         assert self.blocked is not None

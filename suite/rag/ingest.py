@@ -132,7 +132,7 @@ class Ingestor:
             batch, self._pending = self._pending[: self._batch], self._pending[self._batch :]
             texts = [c.embedding_text for c in batch]
             dense = await self._encoder.dense(texts, kind="passage")
-            sparse = self._encoder.sparse(texts)
+            sparse = await self._encoder.sparse(texts)
             now = datetime.now(UTC).isoformat(timespec="seconds")
             points = [Point(c.chunk_id, d, s, _payload(c, now)) for c, d, s in zip(batch, dense, sparse, strict=True)]
             await self._stored()

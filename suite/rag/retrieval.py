@@ -85,7 +85,7 @@ class Retriever:
         decisions = await self.authorize(principal, collections)
         names = [d.collection for d in decisions if d.collection]
         dense = (await self._encoder.dense([query], kind="query"))[0]
-        sparse = self._encoder.sparse([query])[0]
+        sparse = (await self._encoder.sparse([query]))[0]
         where = read_filter(principal, document_ids=document_ids)
         found: list[RetrievedChunk] = []
         relevant = False

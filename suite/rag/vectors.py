@@ -40,8 +40,11 @@ class TextEncoder:
         """The dense vector size (the model's embedding dimension)."""
         return len((await self.dense(["size probe"], kind="passage"))[0])
 
-    def sparse(self, texts: list[str]) -> list[TermVector]:
-        """Term vectors over the tokenizer's ids (special tokens left out)."""
+    async def sparse(self, texts: list[str]) -> list[TermVector]:
+        """Term vectors over the tokenizer's ids (special tokens left out), tokenised on the embedding pool."""
+        return await self._embeddings.run(self._term_vectors, texts)
+
+    def _term_vectors(self, texts: list[str]) -> list[TermVector]:
         ids = self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         vectors = []
         for token_ids in ids:

@@ -5,7 +5,6 @@ Every call is itself recorded (event class "audit_access"), before the data leav
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -80,7 +79,7 @@ async def search_events(
     """Records matching the filters, newest first, a page at a time (follow ``next_cursor``)."""
     await _record_access(request, services, principal, request_id, "audit.query", _access_details(services, filters))
     query = AuditQuery(services.database)
-    page = await asyncio.to_thread(query.search, filters, cursor=cursor, limit=limit)
+    page = await services.database.workers.run(query.search, filters, cursor=cursor, limit=limit)
     return _json(AuditEventList.model_construct(data=page.records, next_cursor=page.next_cursor))
 
 
@@ -90,7 +89,7 @@ async def show_event(
 ) -> JSONResponse:
     """One record with its chain fields."""
     await _record_access(request, services, principal, request_id, "audit.show", {"record_id": record_id})
-    record = await asyncio.to_thread(AuditQuery(services.database).get, record_id)
+    record = await services.database.workers.run(AuditQuery(services.database).get, record_id)
     if record is None:
         raise RecordNotFound(f"No audit record {record_id!r}.", param="record_id")
     return _json(record)

@@ -9,7 +9,6 @@ placeholders; the caller's own values are put back in what the caller receives.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -55,7 +54,8 @@ class RequestGuard:
         if policy != "masked" or text is None or pii is None:
             return apply_content_policy(policy, text)
         if text not in self._masked:
-            self._masked[text] = await asyncio.to_thread(pii.mask_text, text)
+            assert self._guardrails is not None
+            self._masked[text] = await self._guardrails.presidio_pool.run(pii.mask_text, text)
         return self._masked[text]
 
     # ---- input ---------------------------------------------------------------------------
@@ -196,6 +196,7 @@ class RequestGuard:
                 vault=self._vault,
                 window=self._guardrails.settings.pii.stream_window_chars,
                 judge=self._judge if judged else None,
+                pool=self._guardrails.presidio_pool,
             )
         return self._stream
 
