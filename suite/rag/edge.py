@@ -57,7 +57,7 @@ def edge_config(schema: CollectionSchema) -> edge.EdgeConfig:
 
 
 def edge_filter(where: models.Filter) -> edge.Filter:
-    """The Edge form of a qdrant-client filter (must / should / must_not, match value / any); TypeError otherwise."""
+    """The Edge form of a qdrant-client filter (must / should / must_not, match value / any, ids); else TypeError."""
 
     def clauses(conditions: Any) -> list[Any] | None:
         if conditions is None:
@@ -73,6 +73,8 @@ def edge_filter(where: models.Filter) -> edge.Filter:
         if isinstance(c, models.FieldCondition) and isinstance(c.match, models.MatchAny):
             values: Any = list(c.match.any)
             return edge.FieldCondition(key=c.key, match=edge.MatchAny(values))
+        if isinstance(c, models.HasIdCondition):
+            return edge.HasIdCondition(point_ids={str(i) for i in c.has_id})
         raise TypeError(f"No Edge translation for the filter condition {c!r}")
 
     if where.min_should is not None:

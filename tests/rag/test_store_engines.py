@@ -88,6 +88,27 @@ async def test_the_acl_filter_is_inside_both_prefetches(tmp_path: Path, engine: 
         store.close()
 
 
+@pytest.mark.parametrize("engine", ["edge", "local"])
+async def test_one_chunk_by_id_only_for_a_reader_its_acl_admits(tmp_path: Path, engine: str) -> None:
+    # The citation panel opens a chunk by its id, always under the reader's ACL filter.
+    store = KnowledgeStore.open(Settings(data_dir=tmp_path, rag={"engine": engine}))
+    try:
+        await store.create("kb", vector_size=4)
+        chunk_id = "00000000-0000-0000-0000-000000000007"
+        await store.add_points("kb", [Point(chunk_id, [1.0, 0.0, 0.0, 0.0], TermVector([7], [1.0]), _acl("hr"))])
+
+        def reader(group: str) -> models.Filter:
+            return models.Filter(must=[models.FieldCondition(key="acl_groups", match=models.MatchAny(any=[group]))])
+
+        found = await store.chunk("kb", chunk_id, where=reader("hr"))
+        assert found is not None
+        assert found.chunk_id == chunk_id
+        assert await store.chunk("kb", chunk_id, where=reader("staff")) is None
+        assert await store.chunk("kb", "00000000-0000-0000-0000-000000000008", where=reader("hr")) is None
+    finally:
+        store.close()
+
+
 def _acl(group: str) -> dict[str, object]:
     return {
         "acl_groups": [group],
