@@ -110,7 +110,10 @@ class TokenIssuers:
 
     def _issuer_named(self, name: str | None) -> Issuer:
         if name is None:
-            raise AuthenticationFailed("Token has no issuer (iss): the suite cannot tell which IdP it is from.")
+            # An unreadable payload: with one issuer its own checks name the fault (signature, format).
+            if len(self.issuers) == 1:
+                return self.issuers[0]
+            raise AuthenticationFailed("Malformed token: no readable issuer (iss), so no IdP can be chosen.")
         issuer = self._by_name.get(name)
         if issuer is None:
             accepted = ", ".join(f"'{item.settings.issuer}'" for item in self.issuers)
