@@ -3,9 +3,12 @@
 The authorization code flow with PKCE (S256), ``state`` and ``nonce`` is authlib's Starlette
 client, registered from the issuer's discovery document. At the callback authlib checks the
 state, redeems the code and validates the ID token (signature, ``iss``, ``aud`` = our client
-id, ``exp``, nonce); the access token is validated like any bearer token (``OidcVerifier``)
-so that roles and groups only it carries count too. The user then gets a session cookie
-(``suite.auth.browser``) and the API keeps using bearer tokens and API keys.
+id, ``exp``, nonce). Roles and groups are read from the sources ``identity.oidc.login.roles_from``
+names: the ID token, the access token (validated like any bearer token, ``OidcVerifier``) and the
+userinfo endpoint; which source gave what goes into the login's audit record. The authorization
+and token requests carry ``resource`` (RFC 8707), ``audience`` and extra scopes when configured,
+so an IdP that needs them issues the access token for the suite. The user then gets a session
+cookie (``suite.auth.browser``) and the API keeps using bearer tokens and API keys.
 
     GET  /auth/login?next=/path   to the IdP; back to next (a local path) afterwards
     GET  /auth/callback           the IdP's redirect: session created, cookie set
@@ -51,7 +54,7 @@ from suite.auth.claims import principal_from_claims
 from suite.auth.oidc import OidcVerifier
 from suite.auth.principal import AuthMethod, Principal
 from suite.auth.sessions import WebSession, WebSessionStore
-from suite.config import Settings
+from suite.config import OidcSettings, RoleSource, Settings
 from suite.db import Database
 from suite.errors import AuditUnavailable, AuthenticationFailed, InvalidRequest, SuiteError, UpstreamError
 
@@ -118,7 +121,7 @@ async def callback(request: Request) -> Response:
     state = browser_login(request)
     target = safe_next(request.session.get(_NEXT))
     try:
-        principal, id_token = await _complete_login(state, request)
+        principal, id_token, roles_from = await _complete_login(state, request)
     except SuiteError as error:
         await _audit(request, "login", None, status="denied", details={"reason": error.message})
         return failure_response(request, error)
@@ -130,7 +133,8 @@ async def callback(request: Request) -> Response:
         await state.sessions.delete(previous)
     cookie, session = await state.sessions.create(principal, id_token=id_token)
     log.info("browser login", subject=principal.subject, session=session.session_id[:12])
-    await _audit(request, "login", principal, status="ok", details={"session": session.session_id[:12]})
+    details = {"session": session.session_id[:12], "roles_from": roles_from}
+    await _audit(request, "login", principal, status="ok", details=details)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, state.settings, cookie)
     return response
@@ -194,8 +198,11 @@ async def me(session: WebSessionDep, response: Response) -> SessionInfo:
     )
 
 
-async def _complete_login(state: BrowserLogin, request: Request) -> tuple[Principal, str]:
-    """State, code and ID token checked (authlib); the principal and the ID token, or a SuiteError saying why."""
+async def _complete_login(state: BrowserLogin, request: Request) -> tuple[Principal, str, dict[str, Any]]:
+    """State, code and ID token checked (authlib); the principal, the ID token and where its roles came from.
+
+    A SuiteError says why a login fails.
+    """
     if state.oauth is None:
         raise AuthenticationFailed(_NO_IDP)
     error = request.query_params.get("error")
@@ -220,26 +227,70 @@ async def _complete_login(state: BrowserLogin, request: Request) -> tuple[Princi
     claims, id_token = token.get("userinfo"), token.get("id_token")
     if not isinstance(claims, dict) or not isinstance(id_token, str):
         raise AuthenticationFailed("The identity provider sent no ID token: the client needs the 'openid' scope.")
-    return await _principal(state, claims, token.get("access_token")), id_token
+    principal, roles_from = await _principal(state, claims, token)
+    return principal, id_token, roles_from
 
 
-async def _principal(state: BrowserLogin, id_claims: dict[str, Any], access_token: Any) -> Principal:
-    """The principal of the ID token, plus the roles and groups of the access token when that one validates."""
+async def _principal(
+    state: BrowserLogin, id_claims: dict[str, Any], token: dict[str, Any]
+) -> tuple[Principal, dict[str, Any]]:
+    """The principal of the ID token, its roles and groups from the sources ``login.roles_from`` names.
+
+    Also returns, per source, the suite roles it gave, or why it was not used ("skipped"), for
+    the login's audit record. A source that cannot be used does not fail the login: it then
+    counts for nothing, so the user may end up with fewer roles, never with unverified ones.
+    """
     oidc = state.settings.identity.oidc
-    principal = principal_from_claims(id_claims, oidc, auth_method="session")
-    # An opaque access token (not a JWT) cannot be read; the ID token alone then decides.
-    if state.access_tokens is None or not isinstance(access_token, str) or access_token.count(".") != 2:
-        return principal
+    identity = principal_from_claims(id_claims, oidc, auth_method="session")
+    roles: set[str] = set()
+    groups: set[str] = set()
+    used: dict[str, Any] = {}
+    for source in oidc.login.roles_from:
+        try:
+            found = await _roles_source(state, source, identity, id_claims, token)
+        except AuthenticationFailed as exc:
+            # Unverified claims never count; the login goes on with what the other sources say.
+            log.warning("login role source not used", subject=identity.subject, source=source, reason=exc.message)
+            used[source] = {"skipped": exc.message}
+            continue
+        roles |= found.roles
+        groups |= found.groups
+        used[source] = sorted(found.roles)
+    return dataclasses.replace(identity, roles=frozenset(roles), groups=frozenset(groups)), used
+
+
+async def _roles_source(
+    state: BrowserLogin, source: RoleSource, identity: Principal, id_claims: dict[str, Any], token: dict[str, Any]
+) -> Principal:
+    """The principal one role source gives (same subject as the ID token), or AuthenticationFailed why not."""
+    oidc = state.settings.identity.oidc
+    if source == "id_token":
+        return identity
+    access_token = token.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise AuthenticationFailed("the identity provider sent no access token")
+    if source == "access_token":
+        # An opaque access token (not a JWT) cannot be read here.
+        if state.access_tokens is None or access_token.count(".") != 2:
+            raise AuthenticationFailed("the access token is opaque, not a JWT")
+        claims = await state.access_tokens.verify(access_token)
+    else:
+        claims = await _userinfo(state, token)
+    found = principal_from_claims(claims, oidc, auth_method="session")
+    if found.subject != identity.subject:
+        raise AuthenticationFailed(f"the {source} names another subject than the ID token")
+    return found
+
+
+async def _userinfo(state: BrowserLogin, token: dict[str, Any]) -> dict[str, Any]:
+    """The userinfo endpoint's claims for the login's access token (a JSON answer; a signed one is not read)."""
     try:
-        extra = principal_from_claims(await state.access_tokens.verify(access_token), oidc, auth_method="session")
-    except AuthenticationFailed as exc:
-        # Unverified claims never count; the login goes on with what the verified ID token says.
-        log.warning("login access token not used", subject=principal.subject, reason=exc.message)
-        return principal
-    if extra.subject != principal.subject:
-        log.warning("login access token not used", subject=principal.subject, reason="another subject")
-        return principal
-    return dataclasses.replace(principal, roles=principal.roles | extra.roles, groups=principal.groups | extra.groups)
+        answer = await state.oauth.userinfo(token=token)
+    except _IDP_FAILURES as exc:
+        raise AuthenticationFailed(f"the userinfo endpoint failed ({str(exc)[:200] or type(exc).__name__})") from None
+    if not isinstance(answer, dict):
+        raise AuthenticationFailed("the userinfo endpoint sent no JSON object")
+    return dict(answer)
 
 
 async def _end_session_url(state: BrowserLogin, request: Request, session: WebSession) -> str | None:
@@ -295,13 +346,17 @@ def install_browser_login(
 def _oauth_client(settings: Settings, issuer: str) -> Any:
     """authlib's Starlette client for our IdP, configured from its discovery document on first use."""
     oidc = settings.identity.oidc
+    extra = _target_params(oidc)
     return OAuth().register(
         name="suite",
         client_id=oidc.client_id,
         client_secret=oidc.client_secret.get_secret_value() if oidc.client_secret else None,
         server_metadata_url=issuer.rstrip("/") + "/.well-known/openid-configuration",
+        # Sent on the authorization request and again on the token request (RFC 8707 2.1 and 2.2).
+        authorize_params=extra or None,
+        access_token_params=extra or None,
         client_kwargs={
-            "scope": _SCOPE,
+            "scope": " ".join([_SCOPE, *oidc.login.extra_scopes]),
             "code_challenge_method": "S256",
             # A public client (no secret) proves itself with PKCE alone.
             "token_endpoint_auth_method": "client_secret_basic" if oidc.client_secret else "none",
@@ -310,3 +365,9 @@ def _oauth_client(settings: Settings, issuer: str) -> Any:
             "timeout": 10.0,
         },
     )
+
+
+def _target_params(oidc: OidcSettings) -> dict[str, str]:
+    """The resource (RFC 8707) and audience (Auth0) parameters the login's requests carry, where set."""
+    params = {"resource": oidc.login.resource, "audience": oidc.login.audience}
+    return {name: value for name, value in params.items() if value}

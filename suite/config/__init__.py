@@ -36,6 +36,7 @@ from suite.config.guardrails import (
 )
 from suite.config.identity import (
     AuthSettings,
+    BrowserLoginSettings,
     ClaimPath,
     ClaimPaths,
     DevIdpClient,
@@ -48,6 +49,7 @@ from suite.config.identity import (
     PolicyRule,
     QuotaLimits,
     QuotaSettings,
+    RoleSource,
     SessionSettings,
     StaticApiKey,
 )
@@ -241,6 +243,7 @@ __all__ = [
     "AuditSettings",
     "AuthSettings",
     "BastionSettings",
+    "BrowserLoginSettings",
     "ClaimPath",
     "ClaimPaths",
     "ConfigError",
@@ -272,6 +275,7 @@ __all__ = [
     "QuotaSettings",
     "RagCollectionSettings",
     "RagSettings",
+    "RoleSource",
     "Section",
     "ServingSettings",
     "SessionSettings",

@@ -84,6 +84,43 @@ class IntrospectionSettings(Section):
         return self
 
 
+RoleSource = Literal["id_token", "access_token", "userinfo"]
+
+
+class BrowserLoginSettings(Section):
+    """What the browser login asks the IdP for, and where a session's roles come from."""
+
+    # RFC 8707 resource indicator sent on the authorization and the token request, so the access
+    # token is issued for the suite (oidc-provider, PingFederate, Entra ID v1, Keycloak with the
+    # audience mapper need none). None: not sent.
+    resource: str | None = None
+    # Auth0's non-standard audience parameter, sent on both requests too. None: not sent.
+    audience: str | None = None
+    # Scopes asked for besides "openid profile email": an API's scope ("api://suite/.default" on
+    # Entra ID, a custom scope on Okta), "offline_access" is never needed.
+    extra_scopes: list[str] = Field(default_factory=list)
+    # Where the session's roles and groups are read (all listed sources are united; the subject and
+    # name always come from the ID token). access_token: only when it is a JWT that passes the
+    # issuer's bearer checks (audience included); userinfo: the IdP's userinfo endpoint, called with
+    # the access token, its sub must be the ID token's.
+    roles_from: list[RoleSource] = ["id_token", "access_token"]  # noqa: RUF012
+
+    @field_validator("extra_scopes")
+    @classmethod
+    def _scopes_are_words(cls, value: list[str]) -> list[str]:
+        for scope in value:
+            if not scope or any(char.isspace() for char in scope):
+                raise ValueError(f"extra_scopes: {scope!r} is not one scope (no spaces; list each one)")
+        return value
+
+    @field_validator("roles_from")
+    @classmethod
+    def _some_source(cls, value: list[RoleSource]) -> list[RoleSource]:
+        if not value:
+            raise ValueError("roles_from: name at least one of id_token, access_token, userinfo")
+        return list(dict.fromkeys(value))
+
+
 class OidcSettings(Section):
     """The company IdP (or the dev IdP): how tokens are validated and users log in."""
 
@@ -106,6 +143,8 @@ class OidcSettings(Section):
     # The browser login's client (authorization code + PKCE).
     client_id: str = "suite-web"
     client_secret: SecretStr | None = None
+    # The browser login's requests and role sources (used for identity.oidc only).
+    login: BrowserLoginSettings = BrowserLoginSettings()
     claims: ClaimPaths = ClaimPaths()
     # How access tokens are checked: jwt (signature and claims, locally), introspection (asked of the
     # IdP each time, cached briefly), or both (JWT when the token parses as one, otherwise introspection).

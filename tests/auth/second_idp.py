@@ -5,11 +5,15 @@ certified), run with Node on a free loopback port from tests/auth/oidc_provider 
 It issues client-credentials tokens for configured resources (RFC 8707): JWT (RFC 9068, typ at+jwt)
 or opaque, introspects (RFC 7662) and revokes them. Keys are generated here; ``restart`` brings it
 back on the same port with other keys (rotation), opaque tokens issued before are then gone.
+With ``accounts`` and a login client (``login_client``) it also serves the authorization code flow
+through its development login and consent pages (any password), which ``sign_in`` walks.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -55,7 +59,12 @@ class SecondIdp:
     """The provider process and what the tests ask of it."""
 
     def __init__(
-        self, *, signing: list[RSAKey | ECKey], introspection_key: RSAKey, groups: dict[str, list[str]]
+        self,
+        *,
+        signing: list[RSAKey | ECKey],
+        introspection_key: RSAKey,
+        groups: dict[str, list[str]],
+        accounts: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
@@ -63,6 +72,9 @@ class SecondIdp:
         self._signing = signing
         self._introspection_key = introspection_key
         self._groups = groups
+        self._accounts = accounts or {}
+        # Further clients (e.g. a login client), registered before start.
+        self.clients: list[dict[str, Any]] = []
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SecondIdp:
@@ -73,7 +85,8 @@ class SecondIdp:
             },
             "resources": RESOURCES,
             "groups": self._groups,
-            "clients": self._clients(),
+            "accounts": self._accounts,
+            "clients": [*self._clients(), *self.clients],
         }
         path = self._dir / "config.json"
         path.write_text(json.dumps(config))
@@ -156,3 +169,44 @@ class SecondIdp:
             timeout=10,
         )
         response.raise_for_status()
+
+
+def login_client(client_id: str, secret: str, base_url: str) -> dict[str, Any]:
+    """A confidential web client for the code flow, returning to a gateway's /auth/callback."""
+    return {
+        "client_id": client_id,
+        "client_secret": secret,
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+        "redirect_uris": [f"{base_url}/auth/callback"],
+        "post_logout_redirect_uris": [f"{base_url}/"],
+        "token_endpoint_auth_method": "client_secret_basic",
+    }
+
+
+_FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*>.*?name="prompt" value="(\w+)"', re.DOTALL)
+
+
+def sign_in(browser: httpx.Client, authorize: str, *, account: str, until: str) -> str:
+    """Walk the provider's login and consent pages from an authorize URL, as a user would.
+
+    Redirects are followed one by one (the cookies are the browser's) until one leads to ``until``
+    (the client's callback); that URL is returned, not followed.
+    """
+    url = authorize
+    for _ in range(20):
+        if url.startswith(until):
+            return url
+        response = browser.get(url)
+        if response.is_redirect:
+            url = str(response.url.join(response.headers["location"]))
+            continue
+        assert response.status_code == 200, response.text[-2000:]
+        match = _FORM.search(response.text)
+        assert match, response.text[-2000:]
+        action, prompt = str(response.url.join(html.unescape(match.group(1)))), match.group(2)
+        form = {"prompt": prompt, "login": account, "password": "any"} if prompt == "login" else {"prompt": prompt}
+        posted = browser.post(action, data=form)
+        assert posted.is_redirect, posted.text[-2000:]
+        url = str(posted.url.join(posted.headers["location"]))
+    raise AssertionError(f"the sign-in at the provider did not come back to {until}")
