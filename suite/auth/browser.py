@@ -21,7 +21,7 @@ import html
 import secrets
 from dataclasses import dataclass
 from string import Template
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 import structlog
@@ -37,6 +37,9 @@ from suite.auth.sessions import WebSession, WebSessionStore
 from suite.config import Settings
 from suite.errors import AuthenticationFailed, PermissionDenied, SuiteError
 
+if TYPE_CHECKING:
+    from suite.audit import AuditTrail
+
 log = structlog.get_logger(__name__)
 
 LOGIN_COOKIE = "suite_login"
@@ -45,11 +48,17 @@ LOGIN_TRANSACTION_MAX_AGE_S = 600
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
+# The key under which the gateway's lifespan state carries the BrowserLogin into every request.
+LOGIN_STATE = "browser_login"
+
+
 @dataclass(frozen=True)
 class BrowserLogin:
-    """What the login routes and the session dependencies need; kept on ``app.state.browser_login``."""
+    """What the login routes and the session dependencies need; handed to requests by the app's lifespan."""
 
     settings: Settings
+    # Logins and logouts are recorded here.
+    audit: AuditTrail
     sessions: WebSessionStore
     # authlib's StarletteOAuth2App (untyped); None when no IdP is configured.
     oauth: Any
@@ -59,8 +68,8 @@ class BrowserLogin:
 
 
 def browser_login(request: Request) -> BrowserLogin:
-    """The browser-login state of the app (set by ``install_browser_login``)."""
-    state: BrowserLogin = request.app.state.browser_login
+    """The browser-login state of the app (built by ``install_browser_login``, in the lifespan's state)."""
+    state: BrowserLogin = getattr(request.state, LOGIN_STATE)
     return state
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
 import structlog
@@ -57,6 +57,9 @@ from suite.auth.sessions import WebSession, WebSessionStore
 from suite.config import OidcSettings, RoleSource, Settings
 from suite.db import Database
 from suite.errors import AuditUnavailable, AuthenticationFailed, InvalidRequest, SuiteError, UpstreamError
+
+if TYPE_CHECKING:
+    from suite.audit import AuditTrail
 
 log = structlog.get_logger(__name__)
 
@@ -178,7 +181,7 @@ async def _audit(
         **principal_fields(principal),
     )
     try:
-        await request.app.state.services.audit.record(event)
+        await browser_login(request).audit.record(event)
     except AuditUnavailable:
         log.error("login event not recorded: audit trail unavailable", action=action)
 
@@ -317,17 +320,19 @@ async def _end_session_url(state: BrowserLogin, request: Request, session: WebSe
 
 
 def install_browser_login(
-    app: FastAPI, settings: Settings, database: Database, *, access_tokens: OidcVerifier | None
-) -> None:
+    app: FastAPI, settings: Settings, database: Database, *, audit: AuditTrail, access_tokens: OidcVerifier | None
+) -> BrowserLogin:
     """Add browser login to the gateway: the /auth routes, the login-transaction cookie, the session store.
 
     Call from the app factory before the app starts (middleware cannot be added later), with the
     gateway's own token verifier so both share one key cache. Without an IdP (no
-    ``identity.oidc.issuer``, dev IdP off) the routes exist and sign-in says why not.
+    ``identity.oidc.issuer``, dev IdP off) the routes exist and sign-in says why not. The
+    factory hands the BrowserLogin returned to requests (its lifespan's state, ``LOGIN_STATE``).
     """
     issuer = settings.oidc_issuer
-    app.state.browser_login = BrowserLogin(
+    login = BrowserLogin(
         settings=settings,
+        audit=audit,
         sessions=WebSessionStore(database, settings.identity.session),
         oauth=_oauth_client(settings, issuer) if issuer else None,
         access_tokens=access_tokens,
@@ -341,6 +346,7 @@ def install_browser_login(
     )
     if issuer is None:
         log.info("browser login unavailable: no identity provider configured")
+    return login
 
 
 def _oauth_client(settings: Settings, issuer: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from typing import Any
 
 import httpx
@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from suite import __version__
 from suite.audit import AuditTrail, SiemForwarder
 from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator, TokenIssuers
+from suite.auth.browser import LOGIN_STATE
 from suite.auth.login import install_browser_login
 from suite.auth.oidc import OidcVerifier
 from suite.bastion import ModelRegistry
@@ -24,7 +25,7 @@ from suite.db import Database, migrate
 from suite.embeddings import EmbeddingService
 from suite.gateway import health
 from suite.gateway.audit import router as audit_router
-from suite.gateway.deps import Services
+from suite.gateway.deps import SERVICES_STATE, Services
 from suite.gateway.errors import install_error_handlers
 from suite.gateway.guardrails import router as guardrails_router
 from suite.gateway.middleware import RequestContextMiddleware
@@ -35,7 +36,8 @@ from suite.guardrails import Guardrails
 from suite.guardrails.chunks import GuardrailChunkScreen
 from suite.rag import RagService
 from suite.serving import EngineSupervisor, ModelCatalog, Relay
-from suite.web import install_web
+from suite.web import WEB_STATE, WebParts, install_web
+from suite.web import run_purges as run_web_purges
 
 log = structlog.get_logger(__name__)
 
@@ -58,10 +60,12 @@ def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callab
     supervisor = (
         EngineSupervisor(settings, services.catalog, ModelRegistry(services.database)) if manage_engines else None
     )
-    app = FastAPI(title="suite gateway", version=__version__, lifespan=_lifespan(services, client, supervisor))
+    # What the lifespan hands to every request as its state; the installers below add their parts.
+    handed: dict[str, Any] = {SERVICES_STATE: services}
+    app = FastAPI(title="suite gateway", version=__version__, lifespan=_lifespan(services, client, supervisor, handed))
+    # For tools and tests only (services_of); no route or handler reads app.state.
     app.state.services = services
-    app.state.supervisor = supervisor
-    install_error_handlers(app)
+    install_error_handlers(app, services.audit)
     app.include_router(health.router)
     app.include_router(openai_router)
     app.include_router(audit_router)
@@ -70,10 +74,31 @@ def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callab
     app.include_router(rag_admin_router)
     if settings.identity.dev_idp.enabled:
         _mount_dev_idp(app, settings)
-    install_browser_login(app, settings, services.database, access_tokens=_login_tokens(settings, token_verifier))
-    install_web(app, settings, services.database, services.audit)
+    login = install_browser_login(
+        app, settings, services.database, audit=services.audit, access_tokens=_login_tokens(settings, token_verifier)
+    )
+    handed[LOGIN_STATE] = login
+    handed[WEB_STATE] = install_web(
+        app,
+        settings,
+        WebParts(
+            database=services.database,
+            audit=services.audit,
+            policy=services.policy,
+            catalog=services.catalog,
+            api_keys=services.api_keys,
+            rag=services.rag,
+        ),
+        login=login,
+    )
     _outermost(app, settings.gateway.max_body_bytes)
     return app
+
+
+def services_of(app: FastAPI) -> Services:
+    """The services an app built by ``create_app`` works with (for tools and tests; routes use dependencies)."""
+    services: Services = app.state.services
+    return services
 
 
 def _outermost(app: FastAPI, max_body_bytes: int) -> None:
@@ -94,7 +119,12 @@ def _services(
 ) -> Services:
     database = Database(settings.database_url, echo=settings.database.echo)
     api_keys = ApiKeyStore(database)
-    services = Services(
+    embeddings = EmbeddingService(settings)
+    policy = Policy(settings.identity.policy)
+    guardrails = Guardrails(settings.guardrails, data_dir=settings.data_dir)
+    # Retrieved chunks pass the guardrails' retrieval stage (indirect injection) before any prompt.
+    rag = RagService.configured(settings, embeddings, policy, screen=GuardrailChunkScreen(guardrails))
+    return Services(
         settings=settings,
         database=database,
         authenticator=Authenticator(
@@ -103,33 +133,33 @@ def _services(
             tokens=token_verifier,
         ),
         api_keys=api_keys,
-        policy=Policy(settings.identity.policy),
+        policy=policy,
         quotas=QuotaEnforcer(settings.identity.quotas, database, clock=clock),
         catalog=ModelCatalog(settings.serving),
         relay=Relay(settings.serving, client),
-        embeddings=EmbeddingService(settings),
+        embeddings=embeddings,
         audit=AuditTrail(settings.audit, database, data_dir=settings.data_dir),
         siem=SiemForwarder(settings.audit.siem, database, data_dir=settings.data_dir),
         started_at=time.time(),
-        guardrails=Guardrails(settings.guardrails, data_dir=settings.data_dir),
+        guardrails=guardrails,
+        rag=rag,
     )
-    # Opened and closed by the RAG router's lifespan, after the embedding models are loaded.
-    services.rag = RagService.configured(settings, services.embeddings, services.policy)
-    if services.rag is not None and services.guardrails is not None:
-        # Retrieved chunks pass the guardrails' retrieval stage (indirect injection) before any prompt.
-        services.rag.screen = GuardrailChunkScreen(services.guardrails)
-    return services
 
 
 def _lifespan(
-    services: Services, client: httpx.AsyncClient, supervisor: EngineSupervisor | None
-) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """Start-up and shutdown: each part that started is stopped again, in reverse order, also after a failed start."""
+    services: Services, client: httpx.AsyncClient, supervisor: EngineSupervisor | None, handed: dict[str, Any]
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Mapping[str, Any]]]:
+    """Start-up and shutdown of every resource the gateway holds, in this one place.
+
+    Each part that started is stopped again, in reverse order, also after a failed start. What it
+    yields (``handed``: the services, the browser login, the web context) is the lifespan's state,
+    which Starlette copies into every request: that is how dependencies reach the parts.
+    """
     settings, catalog = services.settings, services.catalog
     siem = services.siem
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(services.database.dispose)
             stack.push_async_callback(client.aclose)
@@ -155,11 +185,15 @@ def _lifespan(
             if services.guardrails is not None:
                 stack.callback(services.guardrails.close)
                 await services.guardrails.presidio_pool.run(services.guardrails.load)
+            if services.rag is not None:  # after the embedding models: it encodes with one of them
+                await services.rag.open()
+                stack.callback(services.rag.close)
+            _in_background(stack, run_web_purges(handed[WEB_STATE]), "web-retention")
             if not catalog.names:
                 # Loud: a gateway that can answer nothing is almost always a configuration not found.
                 log.error("NO MODELS CONFIGURED: the gateway answers no model requests and /readyz says not ready")
             log.info("gateway started", port=settings.gateway.port, models=catalog.names)
-            yield
+            yield dict(handed)
 
     return lifespan
 

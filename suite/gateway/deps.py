@@ -1,8 +1,15 @@
-"""FastAPI dependencies: how routes receive the principal and the suite's services."""
+"""FastAPI dependencies: how routes receive the principal and the narrow parts of the gateway they use.
+
+The app factory (``suite.gateway.app``) builds every part once, as a frozen ``Services``; its one
+lifespan opens them and hands them to requests as the lifespan's state (Starlette copies that state
+into each request's scope). A route never takes the whole bag: it names the parts it uses through
+the ``Annotated`` dependencies below (``PolicyDep``, ``AuditDep``, ...). Nothing reads ``app.state``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -22,10 +29,13 @@ from suite.serving import ModelCatalog, Relay
 
 log = structlog.get_logger(__name__)
 
+# The key under which the lifespan's state carries the services into every request.
+SERVICES_STATE = "services"
 
-@dataclass
+
+@dataclass(frozen=True)
 class Services:
-    """Everything the routes work with, built once by the app factory."""
+    """The gateway's parts, built once by the app factory and never changed afterwards (frozen)."""
 
     settings: Settings
     database: Database
@@ -51,14 +61,40 @@ class Services:
 # The dependencies are coroutines even where they need not await: FastAPI runs a plain
 # function dependency on a worker thread, a thread hand-off per request for a lookup.
 async def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
+    """The services the lifespan handed to this request (its state), for the narrow dependencies below."""
+    services: Services = getattr(request.state, SERVICES_STATE)
     return services
 
 
+# The whole bag: only the chat and completion routes still take it, for the model call's stages.
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def require_principal(request: Request, services: ServicesDep) -> Principal:
+def _part(name: str) -> Callable[[Request], Awaitable[Any]]:
+    async def part(request: Request) -> Any:
+        return getattr(await get_services(request), name)
+
+    part.__name__ = f"get_{name}"
+    return part
+
+
+SettingsDep = Annotated[Settings, Depends(_part("settings"))]
+DatabaseDep = Annotated[Database, Depends(_part("database"))]
+PolicyDep = Annotated[Policy, Depends(_part("policy"))]
+QuotasDep = Annotated[QuotaEnforcer, Depends(_part("quotas"))]
+CatalogDep = Annotated[ModelCatalog, Depends(_part("catalog"))]
+RelayDep = Annotated[Relay, Depends(_part("relay"))]
+EmbeddingsDep = Annotated[EmbeddingService, Depends(_part("embeddings"))]
+AuditDep = Annotated[AuditTrail, Depends(_part("audit"))]
+SiemDep = Annotated[SiemForwarder, Depends(_part("siem"))]
+GuardrailsDep = Annotated[Guardrails | None, Depends(_part("guardrails"))]
+RagDep = Annotated[RagService | None, Depends(_part("rag"))]
+BackgroundDep = Annotated[set[asyncio.Task[Any]], Depends(_part("background"))]
+StartedAtDep = Annotated[float, Depends(_part("started_at"))]
+AuthenticatorDep = Annotated[Authenticator, Depends(_part("authenticator"))]
+
+
+async def require_principal(request: Request, authenticator: AuthenticatorDep) -> Principal:
     """The authenticated caller of a /v1 route (401 in the OpenAI shape otherwise).
 
     Credentials are read from the Authorization header only, never from the query string; a web
@@ -70,7 +106,7 @@ async def require_principal(request: Request, services: ServicesDep) -> Principa
         request.state.principal = session_principal
         return session_principal  # type: ignore[no-any-return]
     try:
-        principal = await services.authenticator.authenticate(request.headers.get("authorization"))
+        principal = await authenticator.authenticate(request.headers.get("authorization"))
     except AuthenticationFailed as exc:
         # The reason, never the credential.
         log.info("authentication refused", request_id=request.state.request_id, reason=exc.message)

@@ -7,12 +7,15 @@ a client.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from suite.audit import AuditTrail
 from suite.audit.events import AuditEvent, principal_fields
 from suite.errors import (
     AuditUnavailable,
@@ -44,16 +47,18 @@ def error_response(exc: SuiteError) -> JSONResponse:
     )
 
 
-async def _suite_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SuiteError)
-    if isinstance(exc, AuthenticationFailed | PermissionDenied | QuotaExceeded):
-        await _record_denial(request, exc)
-    return error_response(exc)
+def _suite_error_handler(audit: AuditTrail) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def suite_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SuiteError)
+        if isinstance(exc, AuthenticationFailed | PermissionDenied | QuotaExceeded):
+            await _record_denial(audit, request, exc)
+        return error_response(exc)
+
+    return suite_error
 
 
-async def _record_denial(request: Request, exc: SuiteError) -> None:
+async def _record_denial(audit: AuditTrail, request: Request, exc: SuiteError) -> None:
     """Every refusal of a caller is an audit record: who (if known), what, and the rule or reason."""
-    services = request.app.state.services
     principal = getattr(request.state, "principal", None)
     decision = getattr(exc, "decision", None)
     event = AuditEvent(
@@ -71,7 +76,7 @@ async def _record_denial(request: Request, exc: SuiteError) -> None:
         **principal_fields(principal),
     )
     try:
-        await services.audit.record(event)
+        await audit.record(event)
     except AuditUnavailable:
         # The refusal stands either way; the trail's outage is logged by the trail itself.
         log.error("denial not recorded: audit trail unavailable", request_id=event.request_id)
@@ -111,9 +116,12 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_envelope("Internal server error.", "server_error", code="internal_error"), 500)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map domain errors, validation errors, HTTP errors and anything unexpected to the OpenAI shape."""
-    app.add_exception_handler(SuiteError, _suite_error)
+def install_error_handlers(app: FastAPI, audit: AuditTrail) -> None:
+    """Map domain errors, validation errors, HTTP errors and anything unexpected to the OpenAI shape.
+
+    Refusals of a caller (401, 403, 429) are recorded on ``audit``.
+    """
+    app.add_exception_handler(SuiteError, _suite_error_handler(audit))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

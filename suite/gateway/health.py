@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from suite.gateway.deps import ServicesDep
+from suite.gateway.deps import CatalogDep, EmbeddingsDep, SiemDep
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +17,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep) -> JSONResponse:
+async def readyz(catalog: CatalogDep, embeddings: EmbeddingsDep, siem: SiemDep) -> JSONResponse:
     """At least one model is configured, each has a backend that answered its last probe, embeddings are loaded.
 
     A gateway with no model at all (a configuration that was not found, say) is never ready.
@@ -25,17 +25,17 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     The SIEM destinations' backlogs are reported too, but never make the gateway unready: the
     audit trail is the durable queue, and a SIEM outage must not take answers away.
     """
-    models = {pool.model: pool.ready for pool in services.catalog.pools}
-    ready = bool(models) and all(models.values()) and services.embeddings.ready
-    siem = {
+    models = {pool.model: pool.ready for pool in catalog.pools}
+    ready = bool(models) and all(models.values()) and embeddings.ready
+    backlogs = {
         name: {"backlog": state.backlog, "over_bound": state.over_bound, "last_error": state.last_error}
-        for name, state in services.siem.states.items()
+        for name, state in siem.states.items()
     }
     body = {
         "status": "ready" if ready else "not ready",
         "models": models,
-        "embeddings": services.embeddings.ready,
-        "siem": siem,
+        "embeddings": embeddings.ready,
+        "siem": backlogs,
     }
     if not models:
         body["problem"] = "no models are configured (serving.models is empty)"

@@ -22,20 +22,26 @@ from suite.rag.vectors import TextEncoder
 class RagService:
     """Opened once (after the embedding models are loaded) by the gateway or a CLI command."""
 
-    def __init__(self, settings: Settings, embeddings: EmbeddingService, policy: Policy) -> None:
+    def __init__(
+        self, settings: Settings, embeddings: EmbeddingService, policy: Policy, *, screen: ChunkScreen | None = None
+    ) -> None:
         self.settings = settings
         self._embeddings = embeddings
         self._policy = policy
-        # Replaceable: the guardrails set their indirect-injection screen here.
-        self.screen: ChunkScreen = AllowAll()
+        # What retrieved chunks pass before any prompt (the guardrails' indirect-injection screen); none: all.
+        self.screen: ChunkScreen = screen if screen is not None else AllowAll()
         self._store: KnowledgeStore | None = None
         # One ingest per collection at a time: two would both see a document as new.
         self._ingesting: dict[str, asyncio.Lock] = {}
 
     @classmethod
-    def configured(cls, settings: Settings, embeddings: EmbeddingService, policy: Policy) -> RagService | None:
+    def configured(
+        cls, settings: Settings, embeddings: EmbeddingService, policy: Policy, *, screen: ChunkScreen | None = None
+    ) -> RagService | None:
         """RAG for these settings, or None when rag.embedding_model is not among the embedding models."""
-        return cls(settings, embeddings, policy) if settings.rag.embedding_model in embeddings.names else None
+        if settings.rag.embedding_model not in embeddings.names:
+            return None
+        return cls(settings, embeddings, policy, screen=screen)
 
     @property
     def store(self) -> KnowledgeStore:

@@ -53,13 +53,12 @@ def _key(info: ApiKeyInfo) -> dict[str, Any]:
 
 
 @router.get("/models")
-async def models(request: Request, principal: AdminDep) -> dict[str, Any]:
+async def models(web: WebDep, principal: AdminDep) -> dict[str, Any]:
     """Each configured model with its backends' health, and every registry version with its state."""
-    services = request.app.state.services
-    registry = ModelRegistry(services.database)
+    registry = ModelRegistry(web.gateway.database)
     versions = await asyncio.to_thread(registry.versions)
     return {
-        "models": services.catalog.names,
+        "models": web.gateway.catalog.names,
         "versions": [
             {"name": v.name, "version": v.version, "state": v.state, "promoted_at": v.promoted_at} for v in versions
         ],
@@ -69,7 +68,7 @@ async def models(request: Request, principal: AdminDep) -> dict[str, Any]:
 @router.post("/models/{name}/promote/{version}")
 async def promote(request: Request, web: WebDep, principal: AdminDep, name: str, version: str) -> dict[str, str]:
     """Promote a version (the registry's operation; the engines follow it)."""
-    registry = ModelRegistry(request.app.state.services.database)
+    registry = ModelRegistry(web.gateway.database)
     promoted = await asyncio.to_thread(registry.promote, name, version, actor=principal.subject)
     await web.record(
         audit_event(
@@ -82,7 +81,7 @@ async def promote(request: Request, web: WebDep, principal: AdminDep, name: str,
 @router.post("/models/{name}/rollback")
 async def rollback(request: Request, web: WebDep, principal: AdminDep, name: str) -> dict[str, str]:
     """Go back to the version served before."""
-    registry = ModelRegistry(request.app.state.services.database)
+    registry = ModelRegistry(web.gateway.database)
     current = await asyncio.to_thread(registry.rollback, name, actor=principal.subject)
     await web.record(
         audit_event(
@@ -98,16 +97,16 @@ async def rollback(request: Request, web: WebDep, principal: AdminDep, name: str
 
 
 @router.get("/keys")
-async def keys(request: Request, principal: AdminDep) -> dict[str, Any]:
+async def keys(web: WebDep, principal: AdminDep) -> dict[str, Any]:
     """The managed API keys (never the keys themselves)."""
-    store = request.app.state.services.api_keys
+    store = web.gateway.api_keys
     return {"data": [_key(info) for info in await asyncio.to_thread(store.list)]}
 
 
 @router.post("/keys", status_code=201)
 async def create_key(request: Request, web: WebDep, principal: AdminDep, body: NewKey) -> dict[str, Any]:
     """A new key; the answer is the only time it is shown."""
-    store = request.app.state.services.api_keys
+    store = web.gateway.api_keys
     expires = parse_duration(body.expires) if body.expires else None
     key, info = await asyncio.to_thread(
         store.create,
@@ -132,7 +131,7 @@ async def create_key(request: Request, web: WebDep, principal: AdminDep, body: N
 @router.delete("/keys/{key_id}", status_code=204)
 async def revoke_key(request: Request, web: WebDep, principal: AdminDep, key_id: str) -> Response:
     """Revoke a key."""
-    store = request.app.state.services.api_keys
+    store = web.gateway.api_keys
     await asyncio.to_thread(store.revoke, key_id)
     await web.record(
         audit_event(request, principal, event_class="admin", action="keys.revoke", details={"key_id": key_id})

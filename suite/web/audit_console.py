@@ -22,9 +22,8 @@ router = APIRouter(prefix="/web/api/audit", tags=["web"], include_in_schema=Fals
 @router.post("/verify")
 async def verify(request: Request, web: WebDep, principal: WebPrincipalDep) -> dict[str, Any]:
     """Verify the whole stored chain; the report names the first bad record, if any."""
-    services = request.app.state.services
-    decision = services.policy.require(principal, "audit")  # PermissionDenied (audited) for anyone else
-    await services.audit.record(
+    decision = web.gateway.policy.require(principal, "audit")  # PermissionDenied (audited) for anyone else
+    await web.gateway.audit.record(
         audit_event(
             request,
             principal,
@@ -36,5 +35,5 @@ async def verify(request: Request, web: WebDep, principal: WebPrincipalDep) -> d
     )
     settings = web.settings
     trusted = KeyRing(key_dir_of(settings.audit, settings.data_dir)).public_keys()
-    report = await asyncio.to_thread(verify_database, services.database, trusted)
+    report = await asyncio.to_thread(verify_database, web.gateway.database, trusted)
     return asdict(report)

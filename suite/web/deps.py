@@ -9,22 +9,44 @@ import structlog
 from fastapi import Depends, Request
 
 from suite.audit import AuditEvent, AuditTrail, principal_fields
-from suite.auth import Principal
+from suite.auth import ApiKeyStore, Policy, Principal
 from suite.config import Settings
+from suite.db import Database
 from suite.errors import AuditUnavailable, AuthenticationFailed, PermissionDenied
+from suite.rag import RagService
+from suite.serving import ModelCatalog
 from suite.web.security import SESSION_PRINCIPAL, SESSION_REFUSED
 from suite.web.store import ConversationStore
 
 log = structlog.get_logger(__name__)
 
 
+# The key under which the gateway's lifespan state carries the WebContext into every request.
+WEB_STATE = "web"
+
+
+@dataclass(frozen=True)
+class WebParts:
+    """The gateway's parts the web routes use, given to ``install_web`` by the app factory."""
+
+    database: Database
+    audit: AuditTrail
+    policy: Policy
+    catalog: ModelCatalog
+    api_keys: ApiKeyStore
+    # None: RAG is not configured (no collection exists).
+    rag: RagService | None
+
+
 @dataclass(frozen=True)
 class WebContext:
-    """What the web routes work with; built by ``install_web``, kept on ``app.state.web``."""
+    """What the web routes work with; built by ``install_web``, handed to requests by the app's lifespan."""
 
     settings: Settings
     store: ConversationStore
     audit: AuditTrail
+    # The gateway's parts (database, policy, catalog, API keys, RAG) for the consoles and citations.
+    gateway: WebParts
 
     async def record(self, event: AuditEvent) -> None:
         """Write an audit record; a trail outage is logged, the user's action stands (like logins)."""
@@ -35,7 +57,7 @@ class WebContext:
 
 
 async def get_web(request: Request) -> WebContext:
-    web: WebContext = request.app.state.web
+    web: WebContext = getattr(request.state, WEB_STATE)
     return web
 
 

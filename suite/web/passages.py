@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from suite.errors import PermissionDenied
-from suite.rag import RagService
-from suite.web.deps import WebPrincipalDep
+from suite.web.deps import WebDep, WebPrincipalDep
 from suite.web.errors import ConversationNotFound
 from suite.web.protocol import CollectionChoices, Passage
 
@@ -21,27 +20,22 @@ router = APIRouter(prefix="/web/api", tags=["web"], include_in_schema=False)
 _NO_PASSAGE = "No such passage, or you may not read it."
 
 
-def _rag(request: Request) -> RagService | None:
-    rag: RagService | None = request.app.state.services.rag
-    return rag
-
-
 @router.get("/collections")
-async def collections(request: Request, principal: WebPrincipalDep) -> CollectionChoices:
+async def collections(web: WebDep, principal: WebPrincipalDep) -> CollectionChoices:
     """The collections the user may search (empty without RAG)."""
-    rag = _rag(request)
+    rag = web.gateway.rag
     return CollectionChoices(data=await rag.searchable(principal) if rag else [])
 
 
 @router.get("/passages")
 async def passage(
-    request: Request,
+    web: WebDep,
     principal: WebPrincipalDep,
     collection: Annotated[str, Query(max_length=200)],
     chunk_id: Annotated[str, Query(max_length=200)],
 ) -> Passage:
     """One cited passage: title, location (page or heading path) and text, if the user may read it now."""
-    rag = _rag(request)
+    rag = web.gateway.rag
     if rag is None:
         raise ConversationNotFound(_NO_PASSAGE)
     try:

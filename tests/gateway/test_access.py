@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from suite.auth import ApiKeyStore
-from suite.gateway import create_app
+from suite.gateway import create_app, services_of
 from suite.serving import EngineProcess
 from tests.support import DEV_KEY, SYSTEM, ServerThread, gateway_settings
 
@@ -20,7 +20,7 @@ QUESTION = [SYSTEM, {"role": "user", "content": "Say hello."}]
 
 
 def api_keys(gateway: ServerThread) -> ApiKeyStore:
-    store: ApiKeyStore = gateway.server.config.app.state.services.api_keys
+    store: ApiKeyStore = services_of(gateway.server.config.app).api_keys
     return store
 
 

@@ -14,8 +14,8 @@ import openai
 import sqlalchemy
 
 from suite.audit import AuditFilters, AuditQuery, AuditRecord, key_dir_of, load_public_keys, verify_export
-from suite.gateway import create_app
-from suite.gateway.deps import Services
+from suite.gateway import Services, create_app
+from suite.gateway import services_of as app_services
 from suite.serving import EngineProcess
 from tests.support import DEV_KEY, SYSTEM, ServerThread, gateway_settings, wait_until
 
@@ -23,8 +23,7 @@ QUESTION = [SYSTEM, {"role": "user", "content": "What is the capital of France?"
 
 
 def services_of(gateway: ServerThread) -> Services:
-    services: Services = gateway.server.config.app.state.services
-    return services
+    return app_services(gateway.server.config.app)
 
 
 def records(gateway: ServerThread, **filters: str) -> list[AuditRecord]:

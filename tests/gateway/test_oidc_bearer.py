@@ -12,7 +12,7 @@ import pytest
 from joserfc import jwt
 
 from suite.auth.dev_idp import DevIdpKeys
-from suite.gateway import create_app
+from suite.gateway import create_app, services_of
 from suite.serving import EngineProcess
 from tests.auth.dev_idp.flow import (
     BATCH_SECRET,
@@ -44,7 +44,7 @@ def oidc_gateway(vllm_engine: EngineProcess, tmp_path_factory: pytest.TempPathFa
 
 
 def idp_of(gateway: ServerThread) -> Idp:
-    data_dir: Path = gateway.server.config.app.state.services.settings.data_dir
+    data_dir: Path = services_of(gateway.server.config.app).settings.data_dir
     return Idp(url=f"{gateway.url}/idp", keys=DevIdpKeys.load_or_create(data_dir / "dev-idp"))
 
 

@@ -11,7 +11,7 @@ import openai
 import pytest
 import sqlalchemy
 
-from suite.gateway import create_app
+from suite.gateway import create_app, services_of
 from tests.support import (
     ALLOW_AUDIT,
     ALLOW_EMPLOYEES,
@@ -53,7 +53,7 @@ def test_pii_reaches_neither_the_model_nor_the_trail_and_streams_work(
     )
     streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert "<EMAIL_ADDRESS_" not in streamed or "erika" not in streamed  # revealed or never echoed, never both
-    database = gateway.server.config.app.state.services.database
+    database = services_of(gateway.server.config.app).database
     with database.engine.connect() as connection:
         rows = connection.execute(sqlalchemy.text("SELECT prompt, answer FROM audit_records")).fetchall()
     trail = " ".join(str(part) for row in rows for part in row)
@@ -106,7 +106,7 @@ QUESTION = {"role": "user", "content": "What is the capital of France? Answer in
 
 
 def _verdicts(gateway: ServerThread, request_id: str) -> list[dict[str, object]]:
-    database = gateway.server.config.app.state.services.database
+    database = services_of(gateway.server.config.app).database
     with database.engine.connect() as connection:
         rows = connection.execute(
             sqlalchemy.text("SELECT verdicts FROM audit_records WHERE request_id = :id"), {"id": request_id}

@@ -24,7 +24,7 @@ from suite.auth import Policy
 from suite.auth.dev_idp import DevIdpKeys, mint_access_token
 from suite.config import Settings
 from suite.embeddings import EmbeddingService
-from suite.gateway import create_app
+from suite.gateway import create_app, services_of
 from suite.rag import FolderConnector, RagService
 from suite.rag.evaluation import SAMPLES_DIR
 from suite.serving import EngineProcess
@@ -91,7 +91,7 @@ async def _ingest_samples(settings: Settings) -> None:
 
 
 def token(gateway: ServerThread, user: str) -> dict[str, str]:
-    settings: Settings = gateway.server.config.app.state.services.settings
+    settings: Settings = services_of(gateway.server.config.app).settings
     idp = settings.identity.dev_idp
     person = next(u for u in idp.users if u.username == user)
     keys = DevIdpKeys.load_or_create(settings.data_dir / "dev-idp")
@@ -192,7 +192,7 @@ def test_chat_cites_sources_and_admits_when_nothing_is_found(rag_gateway: Server
 def test_retrieval_and_grounded_chat_are_audited(rag_gateway: ServerThread) -> None:
     chat(rag_gateway, "alice", "What is the budget reserve?")
     retrieve(rag_gateway, "alice", "hotel limit abroad")
-    database = rag_gateway.server.config.app.state.services.database
+    database = services_of(rag_gateway.server.config.app).database
     with database.sessions() as session:
         rows = session.scalars(select(AuditRecordRow).order_by(AuditRecordRow.seq.desc()).limit(10)).all()
     actions = {row.action: row for row in reversed(rows)}  # the newest record of each action
@@ -205,7 +205,7 @@ def test_retrieval_and_grounded_chat_are_audited(rag_gateway: ServerThread) -> N
 
 
 def newest_record(gateway: ServerThread, action: str) -> Any:
-    database = gateway.server.config.app.state.services.database
+    database = services_of(gateway.server.config.app).database
     with database.sessions() as session:
         query = select(AuditRecordRow).where(AuditRecordRow.action == action).order_by(AuditRecordRow.seq.desc())
         return session.scalars(query.limit(1)).one()

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from suite.audit.tables import AuditRecordRow
-from suite.gateway import create_app
+from suite.gateway import create_app, services_of
 from suite.rag.cli import ingest_via_gateway
 from tests.auth.dev_idp.flow import dev_idp_settings
 from tests.rag.test_access import token
@@ -90,7 +90,7 @@ def test_the_cli_ingests_incrementally_through_the_gateway(gateway: ServerThread
 
 def test_ingest_is_an_audited_admin_action(gateway: ServerThread, inbox: Path) -> None:
     lines(ingest(gateway, "adam", inbox / "inbox" / "handbook"))
-    database = gateway.server.config.app.state.services.database
+    database = services_of(gateway.server.config.app).database
     with database.sessions() as session:
         query = select(AuditRecordRow).where(AuditRecordRow.action == "ingest").order_by(AuditRecordRow.seq.desc())
         record = session.scalars(query.limit(1)).one()

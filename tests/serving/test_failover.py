@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from suite.gateway import create_app
+from suite.gateway import create_app, services_of
 from suite.serving import EngineProcess
 from tests.serving.faulty_backend import ConnectionDropper, FaultyBackend
 from tests.support import DEV_KEY, SYSTEM, ServerThread, free_port, gateway_settings
@@ -52,7 +52,7 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[FaultyBackend]:
 
 
 def backend_state(gateway: ServerThread, url: str) -> tuple[bool, int]:
-    backend = gateway.server.config.app.state.services.catalog.backend(url)
+    backend = services_of(gateway.server.config.app).catalog.backend(url)
     return backend.circuit_open, backend.consecutive_failures
 
 

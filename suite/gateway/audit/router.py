@@ -5,16 +5,27 @@ Every call is itself recorded (event class "audit_access"), before the data leav
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from suite.audit import AuditFilters, AuditQuery, AuditRecord, apply_content_policy
-from suite.auth import Principal
+from suite.audit import AuditFilters, AuditQuery, AuditRecord, AuditTrail, apply_content_policy
+from suite.auth import Policy, Principal
+from suite.config import Settings
+from suite.db import Database
 from suite.errors import InvalidRequest, SuiteError
-from suite.gateway.deps import PrincipalDep, RequestIdDep, Services, ServicesDep, require_principal
+from suite.gateway.deps import (
+    AuditDep,
+    DatabaseDep,
+    PolicyDep,
+    PrincipalDep,
+    RequestIdDep,
+    SettingsDep,
+    require_principal,
+)
 from suite.gateway.records import request_event
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require_principal)])
@@ -36,29 +47,46 @@ class RecordNotFound(SuiteError):
 FiltersDep = Annotated[AuditFilters, Depends(AuditFilters)]
 
 
-async def _record_access(
-    request: Request, services: Services, principal: Principal, request_id: str, action: str, details: dict[str, Any]
-) -> None:
-    decision = services.policy.require(principal, "audit")
-    event = request_event(
-        request,
-        principal,
-        request_id,
-        event_class="audit_access",
-        action=action,
-        decision="allow",
-        decision_rule=decision.rule,
-        details=details,
-    )
-    await services.audit.record(event)
+@dataclass(frozen=True)
+class AuditAccess:
+    """What the audit routes use: the policy (route "audit"), the trail itself, its database and content policy."""
+
+    policy: Policy
+    audit: AuditTrail
+    database: Database
+    settings: Settings
+
+    async def record(
+        self, request: Request, principal: Principal, request_id: str, action: str, details: dict[str, Any]
+    ) -> None:
+        """The access itself on the trail, before any data leaves (PermissionDenied without the "audit" route)."""
+        decision = self.policy.require(principal, "audit")
+        event = request_event(
+            request,
+            principal,
+            request_id,
+            event_class="audit_access",
+            action=action,
+            decision="allow",
+            decision_rule=decision.rule,
+            details=details,
+        )
+        await self.audit.record(event)
+
+    def details(self, filters: AuditFilters) -> dict[str, Any]:
+        """The filters as the access record keeps them."""
+        # The search text is content too: it is kept as the content policy says, like prompts.
+        details = filters.describe()
+        if filters.text is not None:
+            details["text"] = apply_content_policy(self.settings.audit.content, filters.text)
+        return details
 
 
-def _access_details(services: Services, filters: AuditFilters) -> dict[str, Any]:
-    # The search text is content too: it is kept as the content policy says, like prompts.
-    details = filters.describe()
-    if filters.text is not None:
-        details["text"] = apply_content_policy(services.settings.audit.content, filters.text)
-    return details
+async def _access(policy: PolicyDep, audit: AuditDep, database: DatabaseDep, settings: SettingsDep) -> AuditAccess:
+    return AuditAccess(policy, audit, database, settings)
+
+
+AccessDep = Annotated[AuditAccess, Depends(_access)]
 
 
 def _json(model: BaseModel) -> JSONResponse:
@@ -69,7 +97,7 @@ def _json(model: BaseModel) -> JSONResponse:
 @router.get("/events", response_model=AuditEventList)
 async def search_events(
     request: Request,
-    services: ServicesDep,
+    access: AccessDep,
     principal: PrincipalDep,
     request_id: RequestIdDep,
     filters: FiltersDep,
@@ -77,19 +105,19 @@ async def search_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> JSONResponse:
     """Records matching the filters, newest first, a page at a time (follow ``next_cursor``)."""
-    await _record_access(request, services, principal, request_id, "audit.query", _access_details(services, filters))
-    query = AuditQuery(services.database)
-    page = await services.database.workers.run(query.search, filters, cursor=cursor, limit=limit)
+    await access.record(request, principal, request_id, "audit.query", access.details(filters))
+    query = AuditQuery(access.database)
+    page = await access.database.workers.run(query.search, filters, cursor=cursor, limit=limit)
     return _json(AuditEventList.model_construct(data=page.records, next_cursor=page.next_cursor))
 
 
 @router.get("/events/{record_id}", response_model=AuditRecord)
 async def show_event(
-    record_id: str, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+    record_id: str, request: Request, access: AccessDep, principal: PrincipalDep, request_id: RequestIdDep
 ) -> JSONResponse:
     """One record with its chain fields."""
-    await _record_access(request, services, principal, request_id, "audit.show", {"record_id": record_id})
-    record = await services.database.workers.run(AuditQuery(services.database).get, record_id)
+    await access.record(request, principal, request_id, "audit.show", {"record_id": record_id})
+    record = await access.database.workers.run(AuditQuery(access.database).get, record_id)
     if record is None:
         raise RecordNotFound(f"No audit record {record_id!r}.", param="record_id")
     return _json(record)
@@ -98,7 +126,7 @@ async def show_event(
 @router.get("/export")
 async def export_events(
     request: Request,
-    services: ServicesDep,
+    access: AccessDep,
     principal: PrincipalDep,
     request_id: RequestIdDep,
     filters: FiltersDep,
@@ -108,9 +136,9 @@ async def export_events(
     so that the file verifies on its own (`suite audit verify --export FILE`)."""
     if filters.time_to and filters.time_from and filters.time_to <= filters.time_from:
         raise InvalidRequest("time_to must be after time_from.", param="time_to")
-    details = {**_access_details(services, filters), "format": format}
-    await _record_access(request, services, principal, request_id, "audit.export", details)
-    lines = AuditQuery(services.database).export(filters, keys=services.audit.keys, fmt=format)
+    details = {**access.details(filters), "format": format}
+    await access.record(request, principal, request_id, "audit.export", details)
+    lines = AuditQuery(access.database).export(filters, keys=access.audit.keys, fmt=format)
     media_type = "application/x-ndjson" if format == "jsonl" else "text/csv"
     filename = f"audit-export.{format}"
     # A sync iterator: Starlette reads it on a worker thread, so the database never blocks the loop.

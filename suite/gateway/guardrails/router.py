@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from suite.audit.events import AuditEvent, principal_fields
 from suite.errors import GuardrailUnavailable
-from suite.gateway.deps import PrincipalDep, RequestIdDep, ServicesDep, require_principal
+from suite.gateway.deps import AuditDep, GuardrailsDep, PolicyDep, PrincipalDep, RequestIdDep, require_principal
 from suite.gateway.guardrails.protocol import GuardCheckRequest, GuardCheckResponse, GuardVerdict
 from suite.guardrails.inspect import inspect_text
 
@@ -17,17 +17,23 @@ router = APIRouter(prefix="/v1/guardrails", dependencies=[Depends(require_princi
 
 @router.post("/check", response_model=GuardCheckResponse)
 async def check(
-    body: GuardCheckRequest, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+    body: GuardCheckRequest,
+    request: Request,
+    policy: PolicyDep,
+    guardrails: GuardrailsDep,
+    audit: AuditDep,
+    principal: PrincipalDep,
+    request_id: RequestIdDep,
 ) -> GuardCheckResponse:
     """Run every guardrail check on a text and report each finding (the text itself is not recorded)."""
     started = time.perf_counter()
-    decision = services.policy.require(principal, "guardrails")
-    if services.guardrails is None or services.guardrails.pii is None:
+    decision = policy.require(principal, "guardrails")
+    if guardrails is None or guardrails.pii is None:
         raise GuardrailUnavailable("The guardrails are not loaded.")
-    report = await inspect_text(services.guardrails, body.text)
+    report = await inspect_text(guardrails, body.text)
     outcomes = {v.outcome for v in report.verdicts}
     outcome = "block" if "block" in outcomes else "mask" if "mask" in outcomes else "allow"
-    await services.audit.record(
+    await audit.record(
         AuditEvent(
             event_class="guardrail",
             action="guardrails.check",

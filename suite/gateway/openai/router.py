@@ -10,7 +10,20 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 
 from suite.audit.events import apply_content_policy, content_policy_for
-from suite.gateway.deps import PrincipalDep, RequestIdDep, ServicesDep, require_principal
+from suite.gateway.deps import (
+    AuditDep,
+    CatalogDep,
+    EmbeddingsDep,
+    PolicyDep,
+    PrincipalDep,
+    QuotasDep,
+    RagDep,
+    RequestIdDep,
+    ServicesDep,
+    SettingsDep,
+    StartedAtDep,
+    require_principal,
+)
 from suite.gateway.openai.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -34,25 +47,31 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(require_principal)], resp
 
 
 @router.get("/models", response_model=ModelList)
-async def list_models(services: ServicesDep, principal: PrincipalDep) -> ModelList:
+async def list_models(
+    settings: SettingsDep,
+    policy: PolicyDep,
+    catalog: CatalogDep,
+    rag: RagDep,
+    started_at: StartedAtDep,
+    principal: PrincipalDep,
+) -> ModelList:
     """The chat and embedding models this caller may use, with their aliases.
 
     Chat with retrieval is listed as ``rag:<collection>`` for each collection the caller may
     search (when the caller may also use ``rag.chat_model``), so plain OpenAI clients find it.
     """
-    created = int(services.started_at)
-    policy = services.policy
+    created = int(started_at)
     cards: list[ModelCard] = []
-    for model in services.settings.serving.models:
+    for model in settings.serving.models:
         if policy.decide(principal, "chat", model=model.name).allowed:
             cards.append(ModelCard(id=model.name, created=created, kind="chat"))
             cards += [ModelCard(id=a, created=created, kind="chat", alias_of=model.name) for a in model.aliases]
-    chat_model = services.catalog.model_of(services.settings.rag.chat_model)
-    if services.rag is not None and chat_model and policy.decide(principal, "chat", model=chat_model).allowed:
-        for name in await services.rag.collections():
+    chat_model = catalog.model_of(settings.rag.chat_model)
+    if rag is not None and chat_model and policy.decide(principal, "chat", model=chat_model).allowed:
+        for name in await rag.collections():
             if policy.decide(principal, "retrieval", collection=name).allowed:
                 cards.append(ModelCard(id=RAG_ALIAS_PREFIX + name, created=created, kind="chat", alias_of=chat_model))
-    for emb in services.settings.embeddings.models:
+    for emb in settings.embeddings.models:
         if policy.decide(principal, "embeddings", model=emb.name).allowed:
             cards.append(ModelCard(id=emb.name, created=created, kind="embedding"))
             cards += [ModelCard(id=a, created=created, kind="embedding", alias_of=emb.name) for a in emb.aliases]
@@ -76,7 +95,7 @@ async def chat_completions(
     call = await ModelCall.admit(
         services, request, principal, rag.model if rag else body.model, action="chat.completions", request_id=request_id
     )
-    grounding = Grounding.of(services, principal, body, rag) if rag is not None else None
+    grounding = Grounding.of(services.rag, principal, body, rag) if rag is not None else None
     return await call.forward(body, grounding=grounding)
 
 
@@ -95,18 +114,26 @@ async def completions(
 
 @router.post("/embeddings", response_model=EmbeddingResponse)
 async def embeddings(
-    body: EmbeddingRequest, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+    body: EmbeddingRequest,
+    request: Request,
+    encoders: EmbeddingsDep,
+    policy: PolicyDep,
+    quotas: QuotasDep,
+    audit: AuditDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    request_id: RequestIdDep,
 ) -> EmbeddingResponse:
     """Embeddings of one or more texts (normalised vectors)."""
     started = time.perf_counter()
-    model = services.embeddings.resolve(body.model)
-    decision = services.policy.require(principal, "embeddings", model=model.name)
-    await services.quotas.admit(principal)
+    model = encoders.resolve(body.model)
+    decision = policy.require(principal, "embeddings", model=model.name)
+    await quotas.admit(principal)
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await services.embeddings.embed(body.model, inputs)
-    await services.quotas.charge_tokens(principal, result.prompt_tokens)
-    content = content_policy_for(services.settings.audit, route="embeddings", model=model.name)
-    await services.audit.record(
+    result = await encoders.embed(body.model, inputs)
+    await quotas.charge_tokens(principal, result.prompt_tokens)
+    content = content_policy_for(settings.audit, route="embeddings", model=model.name)
+    await audit.record(
         request_event(
             request,
             principal,

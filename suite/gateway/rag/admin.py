@@ -12,17 +12,28 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
-from suite.auth import Principal
+from suite.audit import AuditTrail
+from suite.auth import Policy, Principal
 from suite.config import Settings
 from suite.errors import InvalidRequest, SuiteError, error_envelope
-from suite.gateway.deps import PrincipalDep, RequestIdDep, Services, ServicesDep, require_principal
+from suite.gateway.deps import (
+    AuditDep,
+    BackgroundDep,
+    PolicyDep,
+    PrincipalDep,
+    RagDep,
+    RequestIdDep,
+    SettingsDep,
+    require_principal,
+)
 from suite.gateway.openai.protocol import ErrorResponse
 from suite.gateway.rag.protocol import (
     CollectionCreate,
@@ -46,44 +57,64 @@ router = APIRouter(
 )
 
 
-def _rag(services: Services, principal: Principal) -> RagService:
-    services.policy.require(principal, "admin")
-    if services.rag is None:
+@dataclass(frozen=True)
+class RagAdmin:
+    """What the admin routes use: the policy (route "admin"), RAG, the settings, the audit trail, background work."""
+
+    policy: Policy
+    rag: RagService | None
+    settings: Settings
+    audit: AuditTrail
+    background: set[asyncio.Task[Any]]
+
+
+async def _admin(
+    policy: PolicyDep, rag: RagDep, settings: SettingsDep, audit: AuditDep, background: BackgroundDep
+) -> RagAdmin:
+    return RagAdmin(policy, rag, settings, audit, background)
+
+
+RagAdminDep = Annotated[RagAdmin, Depends(_admin)]
+
+
+def _rag(admin: RagAdmin, principal: Principal) -> RagService:
+    admin.policy.require(principal, "admin")
+    if admin.rag is None:
         raise InvalidRequest("RAG is not configured (rag.embedding_model is not among embeddings.models).")
-    return services.rag
+    return admin.rag
 
 
 @router.get("", response_model=CollectionList)
-async def list_collections(services: ServicesDep, principal: PrincipalDep) -> CollectionList:
+async def list_collections(admin: RagAdminDep, principal: PrincipalDep) -> CollectionList:
     """Every knowledge collection with its documents, chunks and vector size."""
-    rag = _rag(services, principal)
+    rag = _rag(admin, principal)
     infos = []
     for name in await rag.collections():
         stats = await rag.stats(name)
-        hybrid = services.settings.rag.hybrid_for(name)
+        hybrid = admin.settings.rag.hybrid_for(name)
         infos.append(CollectionInfo(**vars(stats), hybrid=hybrid))
     return CollectionList(data=infos)
 
 
 @router.post("", response_model=CollectionInfo, status_code=201)
 async def create_collection(
-    body: CollectionCreate, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+    body: CollectionCreate, request: Request, admin: RagAdminDep, principal: PrincipalDep, request_id: RequestIdDep
 ) -> CollectionInfo:
     """A new, empty collection."""
-    rag = _rag(services, principal)
+    rag = _rag(admin, principal)
     await rag.create_collection(check_name(body.name))
-    await _record(services, request, principal, request_id, "collections.create", {"collection": body.name})
+    await _record(admin, request, principal, request_id, "collections.create", {"collection": body.name})
     stats = await rag.stats(body.name)
-    return CollectionInfo(**vars(stats), hybrid=services.settings.rag.hybrid_for(body.name))
+    return CollectionInfo(**vars(stats), hybrid=admin.settings.rag.hybrid_for(body.name))
 
 
 @router.delete("/{name}", status_code=204)
 async def delete_collection(
-    name: str, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+    name: str, request: Request, admin: RagAdminDep, principal: PrincipalDep, request_id: RequestIdDep
 ) -> Response:
     """Delete a collection and every chunk in it."""
-    await _rag(services, principal).delete_collection(name)
-    await _record(services, request, principal, request_id, "collections.delete", {"collection": name})
+    await _rag(admin, principal).delete_collection(name)
+    await _record(admin, request, principal, request_id, "collections.delete", {"collection": name})
     return Response(status_code=204)
 
 
@@ -92,17 +123,17 @@ async def ingest(
     name: str,
     body: IngestRequest,
     request: Request,
-    services: ServicesDep,
+    admin: RagAdminDep,
     principal: PrincipalDep,
     request_id: RequestIdDep,
 ) -> StreamingResponse:
     """Ingest documents from a path on the gateway host incrementally, streaming progress as JSON lines."""
-    rag = _rag(services, principal)
-    connector = _source(services.settings, body)
+    rag = _rag(admin, principal)
+    connector = _source(admin.settings, body)
     documents = await asyncio.to_thread(lambda: list(connector.documents()))
     if body.create and not await rag.store.exists(name):
         await rag.create_collection(check_name(name))
-        await _record(services, request, principal, request_id, "collections.create", {"collection": name})
+        await _record(admin, request, principal, request_id, "collections.create", {"collection": name})
     elif not await rag.store.exists(name):
         raise InvalidRequest(f"No collection '{name}': create it first (or ask with create: true).", param="name")
 
@@ -120,15 +151,15 @@ async def ingest(
             report = await rag.ingest(name, documents, scope=connector.scope, advance=advance)
         except Exception as exc:
             failure = {**details, "error": exc.message if isinstance(exc, SuiteError) else type(exc).__name__}
-            await _record(services, request, principal, request_id, "ingest", failure, status="error")
+            await _record(admin, request, principal, request_id, "ingest", failure, status="error")
             raise
-        await _record(services, request, principal, request_id, "ingest", {**details, **report.summary()})
+        await _record(admin, request, principal, request_id, "ingest", {**details, **report.summary()})
         return report
 
     # Not tied to the response: a caller that goes away does not stop the run halfway.
     task = asyncio.create_task(run())
-    services.background.add(task)
-    task.add_done_callback(services.background.discard)
+    admin.background.add(task)
+    task.add_done_callback(admin.background.discard)
     return StreamingResponse(_lines(name, task, progress), media_type="application/x-ndjson")
 
 
@@ -184,7 +215,7 @@ def _under_roots(settings: Settings, raw: str, param: str) -> Path:
 
 
 async def _record(
-    services: Services,
+    admin: RagAdmin,
     request: Request,
     principal: Principal,
     request_id: str,
@@ -193,7 +224,7 @@ async def _record(
     *,
     status: Literal["ok", "error"] = "ok",
 ) -> None:
-    decision = services.policy.require(principal, "admin")
+    decision = admin.policy.require(principal, "admin")
     event = request_event(
         request,
         principal,
@@ -207,4 +238,4 @@ async def _record(
         http_status=200,
         details=details,
     )
-    await services.audit.record(event)
+    await admin.audit.record(event)

@@ -19,10 +19,9 @@ from typing import Any
 from suite.auth import Principal
 from suite.config import Settings
 from suite.errors import InvalidRequest, PermissionDenied
-from suite.gateway.deps import Services
 from suite.gateway.openai.protocol import ChatCompletionRequest, ChatMessage
 from suite.gateway.rag.protocol import CitationModel
-from suite.rag import Citation, Retrieval, citations, grounding_prompt
+from suite.rag import Citation, RagService, Retrieval, citations, grounding_prompt
 
 RAG_ALIAS_PREFIX = "rag:"
 
@@ -47,21 +46,24 @@ def rag_target(settings: Settings, body: ChatCompletionRequest) -> RagTarget | N
 class Grounding:
     """A chat request's retrieval, still to be done: the gateway runs it after the input guardrails."""
 
-    services: Services
+    # None: RAG is not configured.
+    rag: RagService | None
     principal: Principal
     target: RagTarget
     query: str
 
     @classmethod
-    def of(cls, services: Services, principal: Principal, body: ChatCompletionRequest, target: RagTarget) -> Grounding:
+    def of(
+        cls, rag: RagService | None, principal: Principal, body: ChatCompletionRequest, target: RagTarget
+    ) -> Grounding:
         """The retrieval a request asks for; its query is the last user turn as the caller wrote it."""
-        return cls(services, principal, target, _last_user_text(body))
+        return cls(rag, principal, target, _last_user_text(body))
 
     async def apply(
         self, body: ChatCompletionRequest, *, mask: Callable[[str], Awaitable[str]]
     ) -> tuple[GroundedChat, ChatCompletionRequest]:
         """Retrieve; the request to forward carries the sources (passed through ``mask``) as a system message."""
-        rag = self.services.rag
+        rag = self.rag
         if rag is None:  # RAG not configured: every collection is unknown, so refuse alike
             raise PermissionDenied(f"You are not allowed to use the collection '{self.target.collections[0]}'.")
         retrieval = await rag.retrieve(self.principal, self.query, self.target.collections)

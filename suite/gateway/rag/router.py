@@ -2,64 +2,61 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 
 from suite.audit.events import apply_content_policy, content_policy_for
 from suite.errors import PermissionDenied
-from suite.gateway.deps import PrincipalDep, RequestIdDep, ServicesDep, require_principal
+from suite.gateway.deps import (
+    AuditDep,
+    PrincipalDep,
+    QuotasDep,
+    RagDep,
+    RequestIdDep,
+    SettingsDep,
+    require_principal,
+)
 from suite.gateway.openai.protocol import ErrorResponse
 from suite.gateway.rag.protocol import RetrievedItem, RetrieveRequest, RetrieveResponse, Source
 from suite.gateway.records import request_event
-from suite.rag import RagService
 
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 429, 503)}
 
 
-@contextlib.asynccontextmanager
-async def _open_store(app: FastAPI) -> AsyncIterator[None]:
-    # FastAPI runs an included router's lifespan inside the app's: after the embedding models are loaded,
-    # and closed again before the app's own shutdown closes them.
-    rag: RagService | None = app.state.services.rag
-    if rag is not None:
-        await rag.open()
-    try:
-        yield
-    finally:
-        if rag is not None:
-            rag.close()
-
-
-router = APIRouter(
-    prefix="/v1", dependencies=[Depends(require_principal)], responses=_ERRORS, tags=["rag"], lifespan=_open_store
-)
+# The store is opened and closed by the app's lifespan (suite.gateway.app), not here.
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_principal)], responses=_ERRORS, tags=["rag"])
 
 
 @router.post("/retrieve", response_model=RetrieveResponse)
 async def retrieve(
-    body: RetrieveRequest, request: Request, services: ServicesDep, principal: PrincipalDep, request_id: RequestIdDep
+    body: RetrieveRequest,
+    request: Request,
+    rag: RagDep,
+    quotas: QuotasDep,
+    audit: AuditDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    request_id: RequestIdDep,
 ) -> RetrieveResponse:
     """Search knowledge collections; only chunks the caller may read are ever fetched."""
     started = time.perf_counter()
-    if services.rag is None:  # RAG not configured: every collection is unknown, so refuse alike
+    if rag is None:  # RAG not configured: every collection is unknown, so refuse alike
         raise PermissionDenied(f"You are not allowed to use the collection '{body.collections[0]}'.")
-    await services.quotas.admit(principal)
-    found = await services.rag.retrieve(
+    await quotas.admit(principal)
+    found = await rag.retrieve(
         principal, body.query, body.collections, top_k=body.top_k, document_ids=body.document_ids
     )
-    content = content_policy_for(services.settings.audit, route="retrieval", model=None)
-    await services.audit.record(
+    content = content_policy_for(settings.audit, route="retrieval", model=None)
+    await audit.record(
         request_event(
             request,
             principal,
             request_id,
             event_class="model_request",
             action="retrieve",
-            model=services.settings.rag.embedding_model,
+            model=settings.rag.embedding_model,
             backend="in-process",
             collections=found.collections,
             chunk_ids=found.chunk_ids,

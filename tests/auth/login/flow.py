@@ -18,7 +18,7 @@ from suite.auth.browser import CsrfDep, SessionPrincipalDep
 from suite.auth.sessions import WebSessionRow, session_id_for
 from suite.config import Settings
 from suite.db import Database
-from suite.gateway import create_app
+from suite.gateway import create_app, services_of
 from tests.auth.dev_idp.flow import form_action
 from tests.support import ALLOW_EMPLOYEES, MODEL, ServerThread, free_port
 
@@ -102,7 +102,7 @@ def serve_gateway(tmp_path: Path, *, identity: dict[str, Any] | None = None) -> 
     port = free_port()
     settings = login_settings(tmp_path, port, identity=identity)
     app = create_app(settings, manage_engines=False)  # installs the browser login itself
-    database: Database = app.state.services.database
+    database: Database = services_of(app).database
     _add_probe_routes(app)
     server = ServerThread(app, port=port).start()
     try:

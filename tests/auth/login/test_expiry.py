@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import httpx
 
+from suite.gateway import services_of
 from tests.auth.login.flow import SESSION_COOKIE, Gateway, backdate, now, session_row, sign_in
 
 
 def test_an_idle_session_is_refused_and_deleted(login_gateway: Gateway, browser: httpx.Client) -> None:
     sign_in(browser, login_gateway)
     cookie = browser.cookies[SESSION_COOKIE]
-    idle = login_gateway.app.state.browser_login.settings.identity.session.idle_timeout_s
+    idle = services_of(login_gateway.app).settings.identity.session.idle_timeout_s
     backdate(login_gateway.database, cookie, last_seen_at=now() - timedelta(seconds=idle - 60))
     assert browser.get(f"{login_gateway.url}/auth/me").status_code == 200  # within the timeout: touched
 
