@@ -133,3 +133,30 @@ def ready(url: str) -> bool:
         return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def save_tiny_bert_classifier(path: Path, tokenizer: Any, *, labels: list[str] | None = None, seed: int = 0) -> Path:
+    """A one-layer, randomly initialised BERT sequence classifier over ``tokenizer``, saved as an imported model.
+
+    ``labels``: the classifier's labels (id2label); None: one output, a relevance score (a
+    cross-encoder). No weights are obtainable here, so tests build models of the right shape.
+    """
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    names = labels or ["score"]
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        id2label=dict(enumerate(names)),
+        label2id={name: i for i, name in enumerate(names)},
+    )
+    BertForSequenceClassification(config).save_pretrained(path)  # type: ignore[no-untyped-call]
+    tokenizer.save_pretrained(path)
+    return path

@@ -53,7 +53,7 @@ from suite.config.identity import (
     SessionSettings,
     StaticApiKey,
 )
-from suite.config.rag import RagCollectionSettings, RagSettings
+from suite.config.rag import RagCollectionSettings, RagSettings, RerankSettings
 from suite.config.section import Section, require_unique
 from suite.config.serving import EmbeddingModel, EmbeddingSettings, EngineModel, ServingSettings
 from suite.config.web import WebSettings
@@ -275,6 +275,7 @@ __all__ = [
     "QuotaSettings",
     "RagCollectionSettings",
     "RagSettings",
+    "RerankSettings",
     "RoleSource",
     "Section",
     "ServingSettings",

@@ -17,6 +17,19 @@ class RagCollectionSettings(Section):
     hybrid: bool | None = None
 
 
+class RerankSettings(Section):
+    """The optional cross-encoder stage after retrieval (off unless model_dir is set)."""
+
+    # A sentence-transformers CrossEncoder directory (absolute or relative to data_dir), e.g. an
+    # imported bge-reranker-v2-m3 or ms-marco-MiniLM-L-6-v2; loaded from disk only, never fetched.
+    model_dir: Path | None = None
+    # Retrieved chunks (across the collections asked) the reranker scores; the best top_k are kept.
+    candidates: int = Field(default=20, ge=1, le=200)
+    batch_size: int = Field(default=16, ge=1)
+    # Query + chunk tokens per pair (longer chunks are cut).
+    max_length: int = Field(default=512, ge=16, le=8192)
+
+
 class RagSettings(Section):
     """Retrieval-augmented generation: the vector store, chunking, retrieval and grounding."""
 
@@ -50,6 +63,8 @@ class RagSettings(Section):
     collections: dict[str, RagCollectionSettings] = Field(default_factory=dict)
     # Below this dense (cosine) score nothing counts as relevant and the model is told so.
     min_score: float = Field(default=0.25, ge=-1, le=1)
+    # Cross-encoder reranking of the retrieved candidates (docs/rag.md); off by default.
+    rerank: RerankSettings = RerankSettings()
     # Chunks embedded and upserted per batch while ingesting (the encoder sorts a batch by length:
     # larger batches pad less).
     ingest_batch: int = Field(default=256, ge=1)

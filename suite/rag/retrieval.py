@@ -4,6 +4,8 @@ Order of checks for each named collection: the policy (``retrieval`` route, coll
 pattern), then existence. Both refusals raise the same ``PermissionDenied`` naming only the
 collection asked for, so a caller cannot tell a forbidden collection from a missing one.
 Nothing is fetched and filtered afterwards: the Qdrant query carries the caller's filter.
+With a reranker (``rag.rerank``) the store returns ``rag.rerank.candidates`` readable chunks and
+the cross-encoder picks the best ``top_k`` of them (suite.rag.rerank).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from suite.auth import Decision, Policy, Principal
 from suite.config import RagSettings
 from suite.errors import InvalidRequest, PermissionDenied
 from suite.rag.acl import read_filter
+from suite.rag.rerank import Reranker
 from suite.rag.retrieved import RetrievedChunk
 from suite.rag.store import KnowledgeStore
 from suite.rag.vectors import TextEncoder
@@ -48,11 +51,14 @@ class Retriever:
         store: KnowledgeStore,
         encoder: TextEncoder,
         policy: Policy,
+        *,
+        reranker: Reranker | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._encoder = encoder
         self._policy = policy
+        self._reranker = reranker
 
     async def authorize(self, principal: Principal, collections: list[str]) -> list[Decision]:
         """The policy decision per collection; PermissionDenied (same for forbidden and unknown) otherwise."""
@@ -76,10 +82,14 @@ class Retriever:
         top_k: int | None = None,
         document_ids: list[str] | None = None,
     ) -> Retrieval:
-        """The best readable chunks across the collections (not yet screened); scores descending."""
-        limit = top_k or self._settings.top_k
-        if limit > self._settings.max_top_k:
+        """The best readable chunks across the collections (not yet screened); scores descending.
+
+        With a reranker, the scores are the cross-encoder's; otherwise the engine's (RRF when hybrid).
+        """
+        wanted = top_k or self._settings.top_k
+        if wanted > self._settings.max_top_k:
             raise InvalidRequest(f"top_k may be at most {self._settings.max_top_k}.", param="top_k")
+        limit = max(wanted, self._settings.rerank.candidates) if self._reranker is not None else wanted
         if not query.strip():
             raise InvalidRequest("The query is empty.", param="query")
         decisions = await self.authorize(principal, collections)
@@ -102,4 +112,10 @@ class Retriever:
             relevant = relevant or any_relevant
             found += chunks
         found.sort(key=lambda c: c.score, reverse=True)
-        return Retrieval(query, names, found[:limit] if relevant else [], relevant, decisions)
+        if not relevant:
+            return Retrieval(query, names, [], relevant, decisions)
+        if self._reranker is not None:
+            chosen = await self._reranker.rerank(query, found[:limit], limit=wanted)
+        else:
+            chosen = found[:wanted]
+        return Retrieval(query, names, chosen, relevant, decisions)

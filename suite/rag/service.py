@@ -12,6 +12,7 @@ from suite.rag.acl import read_filter
 from suite.rag.chunking import Chunker
 from suite.rag.documents import SourceDocument
 from suite.rag.ingest import Ingestor, IngestReport
+from suite.rag.rerank import Reranker
 from suite.rag.retrieval import Retrieval, Retriever
 from suite.rag.retrieved import RetrievedChunk
 from suite.rag.screening import AllowAll, ChunkScreen
@@ -31,6 +32,7 @@ class RagService:
         # What retrieved chunks pass before any prompt (the guardrails' indirect-injection screen); none: all.
         self.screen: ChunkScreen = screen if screen is not None else AllowAll()
         self._store: KnowledgeStore | None = None
+        self._reranker: Reranker | None = None
         # One ingest per collection at a time: two would both see a document as new.
         self._ingesting: dict[str, asyncio.Lock] = {}
 
@@ -60,9 +62,17 @@ class RagService:
             self._store = await asyncio.to_thread(KnowledgeStore.open, self.settings)
         encoder = TextEncoder(self._embeddings, self.settings.rag.embedding_model)
         self._encoder = encoder
-        self._retriever = Retriever(self.settings.rag, self.store, encoder, self._policy)
+        rerank = self.settings.rag.rerank
+        if rerank.model_dir is not None and self._reranker is None:
+            reranker = Reranker(self.settings.resolve(rerank.model_dir), rerank)
+            await reranker.load()
+            self._reranker = reranker
+        self._retriever = Retriever(self.settings.rag, self.store, encoder, self._policy, reranker=self._reranker)
 
     def close(self) -> None:
+        if self._reranker is not None:
+            self._reranker.close()
+            self._reranker = None
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -15,12 +15,13 @@ import pytest
 from suite.config import GuardrailSettings
 from suite.guardrails import Guardrails, Scope
 from suite.guardrails.classifier import InjectionClassifier
+from tests.support import save_tiny_bert_classifier
 
 
 @pytest.fixture(scope="module")
 def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     words = ["[UNK]", "[PAD]", "[CLS]", "[SEP]", "please", "summarise", "the", "contract", "ignore", "rules"]
     core = Tokenizer(models.WordLevel(vocab={w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
@@ -28,21 +29,8 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
     )
-    config = BertConfig(
-        vocab_size=len(words),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=512,
-        pad_token_id=1,
-        id2label={0: "SAFE", 1: "INJECTION"},
-        label2id={"SAFE": 0, "INJECTION": 1},
-    )
     path = tmp_path_factory.mktemp("injection-classifier-tiny")
-    BertForSequenceClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_bert_classifier(path, tokenizer, labels=["SAFE", "INJECTION"])
 
 
 def _pipeline(model_dir: Path, tmp_path: Path, **injection: object) -> Guardrails:
