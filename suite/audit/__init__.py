@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from suite.audit.query import AuditPage, AuditQuery, AuditRecord
     from suite.audit.retention import LegalHold, LegalHolds, PurgeReport
     from suite.audit.siem import ForwardReport, SiemForwarder
+    from suite.audit.stats import AuditStats, Bucket, Usage
     from suite.audit.trail import AuditTrail, WriterStats
     from suite.audit.verify import Problem, VerifyReport, verify_database, verify_export
 
@@ -45,6 +46,9 @@ _WHERE = {
     "PurgeReport": "retention",
     "ForwardReport": "siem",
     "SiemForwarder": "siem",
+    "AuditStats": "stats",
+    "Bucket": "stats",
+    "Usage": "stats",
     "AuditTrail": "trail",
     "WriterStats": "trail",
     "Problem": "verify",
@@ -59,7 +63,9 @@ __all__ = [
     "AuditPage",
     "AuditQuery",
     "AuditRecord",
+    "AuditStats",
     "AuditTrail",
+    "Bucket",
     "ExportFormat",
     "ForwardReport",
     "HeadLog",
@@ -71,6 +77,7 @@ __all__ = [
     "SiemForwarder",
     "SigningKey",
     "TrustedKeys",
+    "Usage",
     "VerifyReport",
     "WriterStats",
     "apply_content_policy",

@@ -5,7 +5,7 @@ from suite.auth.authenticator import Authenticator, TokenVerifier
 from suite.auth.issuers import TokenIssuers
 from suite.auth.policy import Decision, Policy
 from suite.auth.principal import AuthMethod, Principal
-from suite.auth.quotas import QuotaEnforcer
+from suite.auth.quotas import QuotaEnforcer, QuotaStanding
 from suite.auth.static_keys import StaticKeyAuthenticator, bearer_credential, hash_api_key
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Policy",
     "Principal",
     "QuotaEnforcer",
+    "QuotaStanding",
     "StaticKeyAuthenticator",
     "TokenIssuers",
     "TokenVerifier",

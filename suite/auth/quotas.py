@@ -16,6 +16,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
@@ -30,6 +31,21 @@ from suite.db import Database
 from suite.errors import QuotaExceeded
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class QuotaStanding:
+    """A principal's limits (None: unlimited) and what is used of them in the current windows."""
+
+    enabled: bool
+    tokens_per_day: int | None
+    tokens_today: int
+    requests_per_minute: int | None
+    requests_this_minute: int
+
+    @property
+    def tokens_left(self) -> int | None:
+        return None if self.tokens_per_day is None else max(0, self.tokens_per_day - self.tokens_today)
 
 
 class QuotaEnforcer:
@@ -85,6 +101,24 @@ class QuotaEnforcer:
             counter.unsent += 1
             if counter.used > minute_limit:
                 raise _exceeded(f"the limit of {minute_limit} requests per minute", requests, now)
+
+    async def standing(self, principal: Principal) -> QuotaStanding:
+        """The principal's limits and current use (counts no request; reads stored counts it does not hold)."""
+        if not self._settings.enabled:
+            return QuotaStanding(False, None, 0, None, 0)
+        limits = self.limits_for(principal)
+        now = self._clock()
+        tokens = window_key(principal.subject, "tokens", now)
+        requests = window_key(principal.subject, "requests", now)
+        if missing := self._counters.unknown([tokens, requests]):
+            await self._load(missing)
+        return QuotaStanding(
+            True,
+            limits.tokens_per_day,
+            self._counters.touch(tokens, now).used,
+            limits.requests_per_minute,
+            self._counters.touch(requests, now).used,
+        )
 
     async def charge_tokens(self, principal: Principal, tokens: int) -> None:
         """Add tokens to the principal's count for today (saved with the next sync)."""

@@ -6,10 +6,12 @@ conversation id answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from suite.audit import AuditStats
 from suite.web.deps import WebDep, WebPrincipalDep, audit_event
 from suite.web.protocol import (
     AppendedMessages,
@@ -21,6 +23,7 @@ from suite.web.protocol import (
     Feedback,
     NewConversation,
     Rename,
+    UsageToday,
 )
 
 router = APIRouter(prefix="/web/api", tags=["web"], include_in_schema=False)
@@ -103,3 +106,25 @@ async def feedback(request: Request, web: WebDep, principal: WebPrincipalDep, bo
 async def page_settings(web: WebDep, principal: WebPrincipalDep) -> dict[str, dict[str, str]]:
     """The texts admins set for the pages: the data-classification banner and the first-use notice."""
     return {"banner": web.settings.web.banner, "first_use_notice": web.settings.web.first_use_notice}
+
+
+@router.get("/usage")
+async def usage_today(request: Request, principal: WebPrincipalDep) -> UsageToday:
+    """The user's own requests and tokens today (UTC, as counted on the audit trail) and the quota left.
+
+    Tokens left come from the quota counters that admission enforces, so the page shows the number
+    that will refuse the next request, not an estimate.
+    """
+    services = request.app.state.services
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    stats = AuditStats(services.database)
+    (today,) = await services.database.workers.run(stats.usage, midnight, subject=principal.subject)
+    standing = await services.quotas.standing(principal)
+    return UsageToday(
+        requests=today.requests,
+        tokens=today.tokens,
+        quotas=standing.enabled,
+        tokens_per_day=standing.tokens_per_day,
+        tokens_left=standing.tokens_left,
+        requests_per_minute=standing.requests_per_minute,
+    )

@@ -84,3 +84,14 @@ class Passage(WebModel):
     page: int | None  # PDF pages
     section: str  # the heading path in Markdown and HTML
     text: str
+
+
+class UsageToday(WebModel):
+    """The signed-in user's model calls since midnight UTC (from the audit trail) and the daily token quota."""
+
+    requests: int
+    tokens: int
+    quotas: bool  # quotas enforced at all
+    tokens_per_day: int | None  # None: unlimited
+    tokens_left: int | None
+    requests_per_minute: int | None

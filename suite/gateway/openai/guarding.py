@@ -83,6 +83,15 @@ class RequestGuard:
         self._prompt = str(users[-1].content) if users else None
         return body.model_copy(update={"messages": messages})
 
+    def masked_header(self) -> dict[str, str]:
+        """``x-suite-masked``: how many values of each kind were masked in the caller's own request so far
+        (e.g. ``EMAIL_ADDRESS=2``), so a client can say so; the kinds and counts only, never the values."""
+        counts: dict[str, int] = {}
+        for placeholder in self._vault.by_placeholder:  # "<EMAIL_ADDRESS_2>"
+            kind = placeholder[1:-1].rsplit("_", 1)[0]
+            counts[kind] = counts.get(kind, 0) + 1
+        return {"x-suite-masked": ",".join(f"{k}={n}" for k, n in sorted(counts.items()))} if counts else {}
+
     async def mask_context(self, text: str) -> str:
         """Text the gateway adds to the prompt (grounding sources), PII-masked like the caller's own turns."""
         if self._guardrails is None:

@@ -64,6 +64,8 @@ class ModelCall:
         self._backend: str | None = None
         # A stream's opening record while it is being written (see forward).
         self._opening: asyncio.Task[None] | None = None
+        # Headers for the caller on the answer (what was masked in their request).
+        self._headers: dict[str, str] = {}
         self.strip_usage = True
         # Chat with retrieval: its sources, cited in the answer (set by forward; suite.gateway.rag).
         self.rag: GroundedChat | None = None
@@ -96,6 +98,7 @@ class ModelCall:
         With ``grounding`` (chat with retrieval) the retrieval runs after the input guardrails.
         """
         body = await self._upstream(self._guard.check_input(body))  # masked turns; refused if blocked
+        self._headers = self._guard.masked_header()  # the caller's own values, before any grounding is added
         if grounding is not None and isinstance(body, ChatCompletionRequest):
             self.rag, body = await grounding.apply(body, mask=self._guard.mask_context)
         self._prompt = _prompt_text(body) if self._content != "none" else None
@@ -123,7 +126,8 @@ class ModelCall:
             await opened.aclose()  # no first byte without the opening record
             raise
         self._backend = opened.backend.url
-        return StreamingResponse(opened.events(self), media_type="text/event-stream", headers=_STREAM_HEADERS)
+        headers = {**_STREAM_HEADERS, **self._headers}
+        return StreamingResponse(opened.events(self), media_type="text/event-stream", headers=headers)
 
     async def _opened(self) -> None:
         # The opening record is durable (or its error raised) before any other record or byte.
@@ -158,7 +162,7 @@ class ModelCall:
         content = self._guard.reveal(reply.content) if reply.status_code == 200 else reply.content
         if self.rag is not None and reply.status_code == 200:
             content = self.rag.annotate(content)
-        return Response(content, status_code=reply.status_code, media_type="application/json")
+        return Response(content, status_code=reply.status_code, media_type="application/json", headers=self._headers)
 
     # ---- StreamTap -------------------------------------------------------------------
 

@@ -2,7 +2,23 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const state = {conversation: null, messages: [], controller: null};
+  // busy: from the moment a turn is sent until it is stored (or failed); controller: that turn's abort.
+  // view: counts the conversations shown, so a turn that outlives its view does not paint over the next one.
+  const state = {conversation: null, messages: [], stored: 0, busy: false, controller: null, view: 0};
+
+  // Send is offered again only once the turn is stored: a reload or the next turn before that would lose it.
+  function setBusy(busy) {
+    state.busy = busy;
+    $("send").hidden = busy; $("stop").hidden = !busy;
+    $("regenerate").hidden = true; $("edit-last").hidden = true;
+    if (!busy) showTools();
+  }
+
+  function showTools() {
+    const idle = !state.busy;
+    $("regenerate").hidden = !(idle && state.messages.some((m) => m.role === "assistant"));
+    $("edit-last").hidden = !(idle && state.messages.some((m) => m.role === "user"));
+  }
 
   function notice(text) { const el = $("notice"); el.textContent = text || ""; el.hidden = !text; }
 
@@ -23,6 +39,20 @@
     else Render.markdown(body, message.content);
   }
 
+  // A thumb drawn inline (no emoji font or icon font on an air-gapped server), pointing down for "not helpful".
+  function thumb(down) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("width", "18"); svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true"); svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M2 10h4v11H2zM8 21h9.5a2 2 0 0 0 2-1.6l1.4-7A2 2 0 0 0 19 10h-5l.8-4.2A1.8 1.8 0 0 0 13 3.6L8 9.5z");
+    path.setAttribute("fill", "currentColor");
+    if (down) path.setAttribute("transform", "rotate(180 12 12)");
+    svg.append(path);
+    return svg;
+  }
+
   function answerTools(message, body) {
     const tools = document.createElement("div");
     tools.className = "tools";
@@ -36,8 +66,9 @@
       const button = document.createElement("button");
       button.type = "button";
       button.className = rating > 0 ? "thumb-up" : "thumb-down";
-      button.textContent = rating > 0 ? "👍" : "👎";
+      button.append(thumb(rating < 0));
       button.setAttribute("aria-label", Suite.t(label));
+      button.title = Suite.t(label);
       button.addEventListener("click", async () => {
         if (!message.id) return;
         await Suite.json("POST", "/web/api/feedback", {message_id: message.id, rating});
@@ -59,6 +90,20 @@
         list.append(button);
       }
       tools.append(list);
+    }
+    const masked = message.meta && message.meta.masked;
+    if (masked && Object.keys(masked).length) {
+      const note = document.createElement("p");
+      note.className = "masked-notice";
+      note.textContent = Suite.masked(masked);
+      tools.append(note);
+    }
+    if (message.meta && message.meta.blocked) {
+      const note = document.createElement("p");
+      note.className = "blocked-notice";
+      note.setAttribute("role", "alert");
+      note.textContent = `${Suite.t("blocked")} ${message.meta.blocked}`;
+      tools.append(note);
     }
     if (message.meta && message.meta.notice) {
       const extra = document.createElement("p");
@@ -91,10 +136,7 @@
   function show() {
     const list = $("messages");
     list.replaceChildren(...state.messages.map(messageView));
-    const idle = !state.controller;
-    const hasAnswer = state.messages.some((m) => m.role === "assistant");
-    $("regenerate").hidden = !(idle && hasAnswer);
-    $("edit-last").hidden = !(idle && state.messages.some((m) => m.role === "user"));
+    showTools();
   }
 
   async function loadList() {
@@ -129,6 +171,7 @@
   }
 
   async function openConversation(id) {
+    leave();
     try {
       const detail = await Suite.json("GET", `/web/api/conversations/${encodeURIComponent(id)}`);
       state.conversation = detail;
@@ -144,17 +187,33 @@
     loadList();
   }
 
-  function newChat() { state.conversation = null; state.messages = []; history.replaceState(null, "", location.pathname); notice(""); show(); }
+  // Leaving a conversation while an answer streams stops that answer (it is stored as far as it came).
+  function leave() { state.view += 1; if (state.controller) state.controller.abort(); }
+
+  function newChat() {
+    leave();
+    state.conversation = null; state.messages = []; state.stored = 0;
+    history.replaceState(null, "", location.pathname); notice(""); show();
+  }
+
+  function parseMasked(header) {
+    if (!header) return null;
+    const counts = {};
+    for (const part of header.split(",")) {
+      const [kind, count] = part.trim().split("=");
+      if (kind && Number(count) > 0) counts[kind] = Number(count);
+    }
+    return Object.keys(counts).length ? counts : null;
+  }
 
   // One streamed answer to the turns in state.messages; the text is re-rendered (and re-sanitised) on every chunk.
-  async function answer() {
+  // It never throws: a stop or an error becomes the answer's notice, and the turn is stored as it was shown.
+  async function answer(signal) {
     const model = $("model").value;
     const collection = $("collection").value;
     const turns = state.messages.map((m) => ({role: m.role, content: m.content}));
     const reply = {role: "assistant", content: "", meta: {model}};
     state.messages.push(reply);
-    state.controller = new AbortController();
-    $("send").hidden = true; $("stop").hidden = false;
     show();
     const body = $("messages").lastElementChild.querySelector(".body");
     body.setAttribute("aria-busy", "true");
@@ -162,12 +221,17 @@
       const response = await Suite.call("POST", "/v1/chat/completions",
         {model, messages: turns, stream: true, stream_options: {include_usage: true}, max_tokens: 256,
           ...(collection ? {collections: [collection]} : {})},
-        {signal: state.controller.signal});
+        {signal});
+      reply.meta.request_id = response.headers.get("x-request-id");
+      // Which kinds of the user's values the gateway masked before the model saw the prompt (kinds and counts only).
+      const masked = parseMasked(response.headers.get("x-suite-masked"));
+      if (masked) reply.meta.masked = masked;
       if (!response.ok) {
         const data = await response.json().catch(() => ({}));
-        throw new Error((data.error && data.error.message) || `${response.status}`);
+        const message = (data.error && data.error.message) || `${response.status}`;
+        if (data.error && data.error.code === "content_filter") { reply.meta.blocked = message; return reply; }
+        throw new Error(message);
       }
-      reply.meta.request_id = response.headers.get("x-request-id");
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       let buffer = "";
@@ -182,6 +246,7 @@
           if (!line || line === "data: [DONE]") continue;
           const chunk = JSON.parse(line.slice(6));
           if (chunk.object === "chat.completion.citations") { reply.meta.citations = chunk.citations; continue; }
+          if (chunk.error) throw new Error(chunk.error.message || "error");
           if (chunk.usage) reply.meta.usage = chunk.usage;
           for (const choice of chunk.choices || []) {
             if (choice.delta && choice.delta.content) reply.content += choice.delta.content;
@@ -192,33 +257,48 @@
       }
     } catch (error) {
       if (error.name === "AbortError") reply.meta.notice = Suite.t("stopped");
-      else { reply.meta.notice = `${Suite.t("error")}: ${error.message}`; }
+      else reply.meta.notice = `${Suite.t("error")}: ${error.message}`;
     } finally {
-      state.controller = null;
       body.removeAttribute("aria-busy");
-      $("send").hidden = false; $("stop").hidden = true;
     }
     return reply;
   }
 
   // Ask with the user turn at ``position`` (the end, or the turn being regenerated or edited), then store both.
+  // Busy from the first line to the stored turn: Stop ends the stream (or the request not yet sent).
   async function ask(text, position) {
-    if (!state.conversation) {
-      state.conversation = await Suite.json("POST", "/web/api/conversations", {title: text.slice(0, 60), model: $("model").value});
-      history.replaceState(null, "", "#" + state.conversation.id);
+    if (state.busy) return;
+    state.controller = new AbortController();
+    const view = state.view;
+    setBusy(true);
+    try {
+      let conversation = state.conversation;
+      if (!conversation) {
+        conversation = await Suite.json("POST", "/web/api/conversations", {title: text.slice(0, 60), model: $("model").value});
+        if (state.view !== view) return;  // left before it began
+        state.conversation = conversation;
+        history.replaceState(null, "", "#" + conversation.id);
+      }
+      const replace = position < state.stored ? position : null;
+      state.messages = state.messages.slice(0, position);
+      state.messages.push({role: "user", content: text, meta: {}});
+      const reply = await answer(state.controller.signal);
+      const saved = await Suite.json("POST", `/web/api/conversations/${conversation.id}/messages`, {
+        replace_from: replace,
+        messages: [{role: "user", content: text, meta: {}, model: reply.meta.model},
+          {role: "assistant", content: reply.content, meta: reply.meta}],
+      });
+      if (state.view === view) {  // still the conversation on screen
+        state.messages.splice(position, 2, ...saved.data);
+        state.stored = state.messages.length;
+      }
+    } catch (error) {
+      notice(`${Suite.t("error")}: ${error.message}`);
+    } finally {
+      state.controller = null;
+      setBusy(false);
+      show();
     }
-    state.messages = state.messages.slice(0, position);
-    state.messages.push({role: "user", content: text, meta: {}});
-    const reply = await answer();
-    const replace = position < (state.stored || 0) ? position : null;
-    const saved = await Suite.json("POST", `/web/api/conversations/${state.conversation.id}/messages`, {
-      replace_from: replace,
-      messages: [{role: "user", content: text, meta: {}, model: reply.meta.model},
-        {role: "assistant", content: reply.content, meta: reply.meta}],
-    });
-    state.messages.splice(position, 2, ...saved.data);
-    state.stored = state.messages.length;
-    show();
     loadList();
     usage();
   }
@@ -229,7 +309,9 @@
     const answer = await Suite.call("GET", "/web/api/usage");
     if (!answer.ok) return;
     const data = await answer.json();
-    $("usage").textContent = Suite.t("usage", {requests: data.requests, tokens: data.tokens}) + (data.quota_note ? ` · ${data.quota_note}` : "");
+    let text = Suite.t("usage", {requests: data.requests, tokens: data.tokens});
+    if (data.tokens_per_day !== null) text += " · " + Suite.t("quotaLeft", {left: data.tokens_left, limit: data.tokens_per_day});
+    $("usage").textContent = text;
   }
 
   async function start() {
@@ -248,14 +330,14 @@
     $("composer").addEventListener("submit", (event) => {
       event.preventDefault();
       const text = $("prompt").value.trim();
-      if (!text || state.controller) return;
+      if (!text || state.busy) return;
       $("prompt").value = "";
       ask(text, state.messages.length);
     });
     $("prompt").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("composer").requestSubmit(); }
     });
-    $("stop").addEventListener("click", () => state.controller && state.controller.abort());
+    $("stop").addEventListener("click", () => { if (state.controller) state.controller.abort(); });
     $("regenerate").addEventListener("click", () => { const i = lastUserIndex(); if (i >= 0) ask(state.messages[i].content, i); });
     $("edit-last").addEventListener("click", () => {
       const i = lastUserIndex();

@@ -8,9 +8,13 @@ const Suite = (() => {
       regenerate: "Regenerate", edit: "Edit last message", copy: "Copy", copied: "Copied", rename: "Rename",
       delete: "Delete", confirmDeleteAll: "Delete all your conversations? This cannot be undone.",
       stopped: "Stopped.", filtered: "The answer was cut by a content filter.", error: "Error",
-      usage: "Today: {requests} requests, {tokens} tokens", helpful: "Helpful", unhelpful: "Not helpful",
+      usage: "Today: {requests} requests, {tokens} tokens", quotaLeft: "{left} of {limit} tokens left",
+      helpful: "Helpful", unhelpful: "Not helpful",
       thanks: "Thanks for the feedback.", collection: "Documents", noCollection: "none", close: "Close",
-      sources: "Sources", page: "page {page}", passageGone: "This passage is not available to you."},
+      sources: "Sources", page: "page {page}", passageGone: "This passage is not available to you.",
+      and: "and", maskedOne: "{list} was masked before the model saw it.",
+      maskedMany: "{list} were masked before the model saw them.",
+      blocked: "Blocked by the guardrails, not sent to the model:"},
     de: {skip: "Zum Inhalt", "nav.chat": "Chat", "nav.audit": "Audit", "nav.admin": "Verwaltung", lang: "Sprache",
       theme: "Farbschema", logout: "Abmelden", new: "Neuer Chat", search: "Unterhaltungen durchsuchen",
       deleteAll: "Alle meine Unterhaltungen löschen", model: "Modell", prompt: "Nachricht", send: "Senden",
@@ -18,9 +22,28 @@ const Suite = (() => {
       copied: "Kopiert", rename: "Umbenennen", delete: "Löschen",
       confirmDeleteAll: "Alle Ihre Unterhaltungen löschen? Das lässt sich nicht rückgängig machen.",
       stopped: "Gestoppt.", filtered: "Die Antwort wurde von einem Inhaltsfilter gekürzt.", error: "Fehler",
-      usage: "Heute: {requests} Anfragen, {tokens} Tokens", helpful: "Hilfreich", unhelpful: "Nicht hilfreich",
+      usage: "Heute: {requests} Anfragen, {tokens} Tokens", quotaLeft: "{left} von {limit} Tokens übrig",
+      helpful: "Hilfreich", unhelpful: "Nicht hilfreich",
       thanks: "Danke für die Rückmeldung.", collection: "Dokumente", noCollection: "keine", close: "Schließen",
-      sources: "Quellen", page: "Seite {page}", passageGone: "Diese Stelle ist für Sie nicht verfügbar."},
+      sources: "Quellen", page: "Seite {page}", passageGone: "Diese Stelle ist für Sie nicht verfügbar.",
+      and: "und", maskedOne: "{list} wurde maskiert; das Modell hat den Wert nicht gesehen.",
+      maskedMany: "{list} wurden maskiert; das Modell hat die Werte nicht gesehen.",
+      blocked: "Von den Schutzregeln blockiert, nicht an das Modell gesendet:"},
+  };
+  // The kinds of values the guardrails mask (presidio entities), singular and plural.
+  const KINDS = {
+    en: {EMAIL_ADDRESS: ["e-mail address", "e-mail addresses"], PHONE_NUMBER: ["phone number", "phone numbers"],
+      IBAN_CODE: ["IBAN", "IBANs"], CREDIT_CARD: ["credit card number", "credit card numbers"],
+      IP_ADDRESS: ["IP address", "IP addresses"], DE_TAX_ID: ["tax ID", "tax IDs"],
+      DE_SOCIAL_SECURITY: ["social security number", "social security numbers"],
+      DE_ID_CARD: ["ID card number", "ID card numbers"], DE_KFZ: ["licence plate", "licence plates"],
+      PERSON: ["name", "names"], LOCATION: ["place", "places"], ORGANIZATION: ["organisation", "organisations"]},
+    de: {EMAIL_ADDRESS: ["E-Mail-Adresse", "E-Mail-Adressen"], PHONE_NUMBER: ["Telefonnummer", "Telefonnummern"],
+      IBAN_CODE: ["IBAN", "IBANs"], CREDIT_CARD: ["Kreditkartennummer", "Kreditkartennummern"],
+      IP_ADDRESS: ["IP-Adresse", "IP-Adressen"], DE_TAX_ID: ["Steuer-ID", "Steuer-IDs"],
+      DE_SOCIAL_SECURITY: ["Sozialversicherungsnummer", "Sozialversicherungsnummern"],
+      DE_ID_CARD: ["Ausweisnummer", "Ausweisnummern"], DE_KFZ: ["Kfz-Kennzeichen", "Kfz-Kennzeichen"],
+      PERSON: ["Name", "Namen"], LOCATION: ["Ort", "Orte"], ORGANIZATION: ["Organisation", "Organisationen"]},
   };
   let csrf = null;
   const lang = () => localStorage.getItem("suite.lang") || (navigator.language || "en").slice(0, 2);
@@ -34,6 +57,17 @@ const Suite = (() => {
     document.documentElement.lang = current();
     document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
     document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+  }
+  // "2 e-mail addresses were masked before the model saw them." from {EMAIL_ADDRESS: 2}.
+  function masked(counts) {
+    const kinds = KINDS[current()];
+    const parts = Object.entries(counts).map(([kind, n]) => {
+      const [one, many] = kinds[kind] || [kind.toLowerCase(), kind.toLowerCase()];
+      return `${n} ${n === 1 ? one : many}`;
+    });
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    const list = parts.length > 1 ? `${parts.slice(0, -1).join(", ")} ${t("and")} ${parts[parts.length - 1]}` : parts[0];
+    return t(total === 1 ? "maskedOne" : "maskedMany", {list});
   }
   async function me() {
     const answer = await fetch("/auth/me", {credentials: "same-origin"});
@@ -71,5 +105,5 @@ const Suite = (() => {
     });
     translate();
   }
-  return {t, me, call, json, setup, translate, current};
+  return {t, me, call, json, setup, translate, current, masked};
 })();

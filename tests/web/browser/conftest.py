@@ -117,7 +117,8 @@ def web_gateway(
                 ],
             },
             "policy": [ALLOW_EMPLOYEES, ALLOW_AUDIT, ALLOW_ADMIN, SEARCH_HANDBOOK, SEARCH_FINANCE],
-            "quotas": {"enabled": False},
+            # Quotas on, so the chat shows what is left of the day's tokens.
+            "quotas": {"roles": {"employee": {"requests_per_minute": 1000, "tokens_per_day": 200_000}}},
         },
         serving={
             "models": [

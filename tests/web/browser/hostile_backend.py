@@ -3,6 +3,7 @@ the demo model cannot be made to emit exact markup). Split mid-tag, so partial r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -23,18 +24,20 @@ PAYLOAD = (
 )
 
 
+def _event(model: str, piece: str) -> str:
+    chunk = {
+        "id": "chatcmpl-hostile",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n"
+
+
 def _chunks(model: str) -> list[str]:
     pieces = [PAYLOAD[i : i + 7] for i in range(0, len(PAYLOAD), 7)]
-    events = []
-    for piece in pieces:
-        chunk = {
-            "id": "chatcmpl-hostile",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
-        }
-        events.append(f"data: {json.dumps(chunk)}\n\n")
+    events = [_event(model, piece) for piece in pieces]
     done = {
         "id": "chatcmpl-hostile",
         "object": "chat.completion.chunk",
@@ -43,7 +46,8 @@ def _chunks(model: str) -> list[str]:
         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 5, "completion_tokens": len(pieces), "total_tokens": 5 + len(pieces)},
     }
-    return [*events, f"data: {json.dumps(done)}\n\n", "data: [DONE]\n\n"]
+    # Compact like vLLM's (the gateway spots the usage event by its bytes).
+    return [*events, f"data: {json.dumps(done, separators=(',', ':'))}\n\n", "data: [DONE]\n\n"]
 
 
 async def _health(request: Request) -> Response:
@@ -67,7 +71,14 @@ async def _chat(request: Request) -> Response:
             }
         )
 
+    # A request for a long story streams slowly (about 20 s), so that a test can stop it mid-way.
+    slow = "long story" in json.dumps(body.get("messages", []))
+
     async def stream() -> AsyncIterator[str]:
+        if slow:
+            for _ in range(200):
+                yield _event(model, "Once upon a time ")
+                await asyncio.sleep(0.1)
         for event in _chunks(model):
             yield event
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.web.browser.conftest import Visit, WebGateway
-from tests.web.browser.test_chat import RACE, ask
+from tests.web.browser.test_chat import ask
 
 
-@pytest.mark.skip(reason=RACE)
 def test_a_grounded_answer_opens_its_citation_in_a_side_panel(
     sign_in: Callable[..., Visit], web_gateway: WebGateway
 ) -> None:
