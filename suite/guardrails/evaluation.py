@@ -23,6 +23,8 @@ from suite.guardrails.verdicts import Finding
 
 HELDOUT = Path(__file__).resolve().parents[2] / "tests" / "guardrails" / "heldout"
 DEV = Path(__file__).resolve().parents[2] / "tests" / "guardrails" / "corpus"
+# The training and development corpus (generated from grammars, tests/guardrails/training/build.py).
+TRAINING = Path(__file__).resolve().parents[2] / "tests" / "guardrails" / "training"
 _HOMOGLYPHS = str.maketrans({"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "i": "і", "s": "ѕ", "y": "у"})
 _LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"})
 
@@ -54,6 +56,9 @@ class Sample:
     attack: bool
     text: str
     carrier: str | None = None
+    # The text as written, before the carrier hid it (what training learns from: at run time the
+    # normaliser decodes the carrier, and the wrapper around it is no sign of an attack).
+    plain: str = ""
 
 
 def load_corpus(directory: Path) -> list[Sample]:
@@ -68,7 +73,7 @@ def load_corpus(directory: Path) -> list[Sample]:
                 if carrier is not None and carrier not in CARRIERS:
                     raise ValueError(f"{directory / name}: unknown carrier {carrier!r}")
                 text = CARRIERS[carrier](item["text"]) if carrier else item["text"]
-                samples.append(Sample(lang, item["family"], attack, text, carrier))
+                samples.append(Sample(lang, item["family"], attack, text, carrier, item["text"]))
     return samples
 
 

@@ -40,10 +40,45 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleHit:
-    """A rule that matched, and where (in the normalised or decoded text)."""
+    """A rule that matched, and where (in the normalised or decoded text).
+
+    ``mention``: every match lies inside quotation marks in a text that talks about the phrase
+    ("the 'ignore previous instructions' attack", "Mails mit 'ignoriere deine Anweisungen'"):
+    the phrase is the topic, not a command, and the hit weighs ``MENTION_FACTOR`` of the rule.
+    """
 
     rule: Rule
     decoded_from: str | None = None
+    mention: bool = False
+
+    @property
+    def weight(self) -> float:
+        """The rule's weight, reduced for a quoted mention."""
+        return self.rule.weight * MENTION_FACTOR if self.mention else self.rule.weight
+
+
+MENTION_FACTOR = 0.5
+# Quoted spans (straight, typographic and German quotation marks), up to a sentence long.
+_QUOTED = re.compile(
+    r"""(?<!\w)'[^'\n]{3,160}'(?!\w)|"[^"\n]{3,160}"|„[^“”"\n]{3,160}[“”"]"""
+    r"""|“[^”\n]{3,160}”|‘[^’\n]{3,160}’"""
+)
+# Words that show a quoted phrase is talked about: attacks, examples, reports, training, mails.
+_MENTION_CUE = re.compile(
+    r"\b(attacks?|angriffs?|angriffe[n]?|phrases?|phrasen?|injections?|such\s+as|e\.\s?g\.|z\.\s?b\.|"
+    r"classic|klassisch\w*|e-?mails?|mails?|messages?|nachrichten?|reports?|berichts?|bericht|mentions?|erwähnt|"
+    r"quiz|examples?|beispiel\w*|filters?|filter\w*|training|schulung\w*|awareness|slides?|folien?|patterns?|muster)\b",
+    re.IGNORECASE,
+)
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _QUOTED.finditer(text)]
+
+
+def _only_mentioned(pattern: re.Pattern[str], text: str, spans: list[tuple[int, int]]) -> bool:
+    """True when every match of the pattern lies inside one of the quoted spans."""
+    return all(any(a <= m.start() and m.end() <= b for a, b in spans) for m in pattern.finditer(text))
 
 
 def load_rules(extra_files: list[Path] | None = None) -> list[Rule]:
@@ -93,8 +128,11 @@ class RuleDetector:
         hits: list[RuleHit] = []
         seen: set[str] = set()
         for form in forms:
-            for rule in self._matching(form.text, skip=seen):
-                hits.append(RuleHit(rule, decoded_from=form.carrier))
+            matching = self._matching(form.text, skip=seen)
+            spans = _quoted_spans(form.text) if matching and _MENTION_CUE.search(form.text) else []
+            for rule in matching:
+                mention = bool(spans) and _only_mentioned(rule.pattern, form.text, spans)
+                hits.append(RuleHit(rule, decoded_from=form.carrier, mention=mention))
                 seen.add(rule.id)
         return hits
 
@@ -118,9 +156,12 @@ class RuleDetector:
         hits = self.hits_in(forms)
         if not hits:
             return ALLOW
-        top = max(hits, key=lambda h: h.rule.weight)
+        top = max(hits, key=lambda h: h.weight)
         category = "encoded_payload" if top.decoded_from else top.rule.category
-        rules = [h.rule.id + (f" ({h.decoded_from})" if h.decoded_from else "") for h in hits]
-        outcome: Outcome = "block" if top.rule.weight >= self._threshold else "allow"
+        rules = [
+            h.rule.id + (f" ({h.decoded_from})" if h.decoded_from else "") + (" (mention)" if h.mention else "")
+            for h in hits
+        ]
+        outcome: Outcome = "block" if top.weight >= self._threshold else "allow"
         reason = f"{category.replace('_', ' ')} ({top.rule.id})"
-        return Finding(outcome, reason, top.rule.weight, {"category": category, "rules": rules})
+        return Finding(outcome, reason, top.weight, {"category": category, "rules": rules})

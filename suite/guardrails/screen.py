@@ -23,7 +23,8 @@ def screen_injection(text: str, rules: RuleDetector, learned: LearnedDetector | 
     ruled = rules.check_forms(forms)
     if learned is None:
         return ruled
-    scores = [(learned.score(form.text), form.carrier) for form in forms]
+    cache: dict[str, float] = {}  # window scores shared between forms (a decoded form differs in places)
+    scores = [(learned.score(form.text, cache), form.carrier) for form in forms]
     p, carrier = max(scores, key=lambda s: s[0])
     score = 1 - (1 - ruled.score) * (1 - p)
     if ruled is ALLOW and score < threshold:
