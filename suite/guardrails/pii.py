@@ -34,6 +34,7 @@ from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
 from suite.config import PiiSettings
+from suite.guardrails.holdback import ValueStarts
 from suite.guardrails.presidio_parts import (
     IndexedContextEnhancer,
     IpRecognizerScanningRuns,
@@ -129,6 +130,13 @@ class PiiMasker:
         self.entities = sorted(
             {r.supported_entities[0] for r in registry.recognizers} & set(settings.entities) | custom
         )
+        # Streams: the prefix test on the patterns of the recognizers analyze() runs (None with NER).
+        used = [
+            r
+            for r in registry.recognizers
+            if r.supported_language in self._languages and set(r.supported_entities) & set(self.entities)
+        ]
+        self.value_starts: ValueStarts | None = ValueStarts.of(used)
 
     def find(self, text: str) -> list[RecognizerResult]:
         """Every PII value in the text at or above the score threshold."""

@@ -1,12 +1,19 @@
 """Guarding a streamed answer: masking with a sliding window, unmasking, mid-stream blocks.
 
-The relay hands over complete SSE events. Their text is held back until ``window``
-characters follow it, so a PII value or a placeholder is never split across two chunks:
-the held text is searched for PII as a whole, and the release point moves back to the
-start of any value or placeholder that straddles it. Released text is masked (values
-the model produced itself stay masked), then the caller's own placeholders are revealed.
-A judge (Llama Guard) may see the answer so far before each release; if it blocks, the
-client gets a notice and a ``finish_reason: "content_filter"`` chunk, and nothing more.
+The relay hands over complete SSE events. Text that could still grow into a PII value is held
+back, so a value or a placeholder is never split across two chunks. With pattern recognizers
+only (the default), ``ValueStarts`` tells where such text begins: the first position from which
+a recognizer's pattern could still match once more text follows (a prefix test; see
+holdback.py). Everything before it goes out with the event that completed it, and presidio is
+asked only when a pattern matches in that text completely, on the released window together with
+the words before it (presidio's context words); ordinary words need no presidio call. Without a
+prefix test (spaCy NER configured) the last words that could be part of a value are held and
+presidio searches the held text on every event. Never more than ``window`` characters are held;
+the release point moves back to the start of any value or placeholder that straddles it.
+Released text is masked (values the model produced itself stay masked), then the caller's own
+placeholders are revealed. A judge (Llama Guard) may see the answer so far before each release;
+if it blocks, the client gets a notice and a ``finish_reason: "content_filter"`` chunk, and
+nothing more.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from suite.guardrails.holdback import ValueStarts
 from suite.guardrails.pii import PiiEntity, Vault
 from suite.guardrails.verdicts import Verdict
 from suite.workers import WorkerPool
@@ -24,6 +32,7 @@ from suite.workers import WorkerPool
 _EVENT_END = "\n\n"
 _OPEN_PLACEHOLDER = re.compile(r"<[A-Z0-9_]*$")
 _WORD = re.compile(r"\S+")
+_SPACE = re.compile(r"\s")
 _MAY_BE_PII = re.compile(r"[\d@+]|^\W*[A-ZÄÖÜ]")
 
 Judge = Callable[[str], Awaitable[Verdict | None]]
@@ -40,8 +49,10 @@ class StreamGuard:
         window: int,
         judge: Judge | None = None,
         pool: WorkerPool | None = None,
+        starts: ValueStarts | None = None,
     ) -> None:
         self._spans = spans
+        self._starts = starts if spans is not None else None  # the prefix test for spans' recognizers
         self._pool = pool  # presidio's pool (asyncio's default pool when none is given)
         self._vault = vault
         self._window = window
@@ -49,6 +60,7 @@ class StreamGuard:
         self._pending: dict[int, str] = {}
         self._released: dict[int, str] = {}
         self._sent: dict[int, str] = {}
+        self._forced: dict[int, bool] = {}
         self._template: dict[str, Any] | None = None
         self.blocked: Verdict | None = None
 
@@ -115,26 +127,18 @@ class StreamGuard:
         pending = self._pending.get(index, "")
         if not pending:
             return ""
-        if final:
-            cut = len(pending)
-        elif self._judge is not None:
-            # A judge (Llama Guard) sees text before it goes out; judging every word would cost a
-            # classifier call per token, so text is released in window-sized steps.
-            if len(pending) < 2 * self._window:
-                return ""
-            cut = len(pending) - self._window
-        elif self._spans is None:
-            cut = len(pending)  # nothing to mask: only a placeholder still being written is held (below)
+        if self._starts is not None and self._judge is None:
+            cut, spans = await self._release_point(index, pending, final=final)
         else:
-            cut = _hold_from(pending, self._window)
-            if cut <= 0:
-                return ""
-        spans = await self._find(pending) if self._spans else []
+            cut = self._word_hold_point(pending, final=final)
+            spans = await self._find(pending) if self._spans and cut > 0 else []
         for span in spans:
             if span.start < cut < span.end:
                 cut = span.start
         if not final and (open_tag := _OPEN_PLACEHOLDER.search(pending[:cut])):
             cut = open_tag.start()  # a placeholder the model is still writing
+        if cut <= 0 and not final:
+            return ""
         head = pending[:cut]
         if self._judge is not None:
             self.blocked = await self._judge(self._released.get(index, "") + head)
@@ -147,6 +151,39 @@ class StreamGuard:
         shown = self._vault.reveal(masked)
         self._sent[index] = self._sent.get(index, "") + shown
         return shown
+
+    def _word_hold_point(self, pending: str, *, final: bool) -> int:
+        """Where the held text begins without a prefix test (a judge, nothing to mask, or NER)."""
+        if final:
+            return len(pending)
+        if self._judge is not None:
+            # A judge (Llama Guard) sees text before it goes out; judging every word would cost a
+            # classifier call per token, so text is released in window-sized steps.
+            return len(pending) - self._window if len(pending) >= 2 * self._window else 0
+        if self._spans is None:
+            return len(pending)  # nothing to mask: only a placeholder still being written is held
+        return _hold_from(pending, self._window)
+
+    async def _release_point(self, index: int, pending: str, *, final: bool) -> tuple[int, list[PiiEntity]]:
+        """Where the text that could still grow into a value begins, and the values in front of it."""
+        assert self._starts is not None
+        # The released words before the held text: presidio's context words and the patterns'
+        # word boundaries and look-behinds see them as they are in the whole answer.
+        # After the window forced a cut into text that could still have become a value, that
+        # value may have begun in the released text: look from the context's start (not only from
+        # a word's start, the value may be longer than the window), and ask presidio.
+        forced = self._forced.get(index, False)
+        released = self._released.get(index, "")
+        context = released[-self._window :] if forced else _context(released, self._window)
+        scan = self._starts.scan(context + pending, 0 if forced else len(context), final=final)
+        hold = max(scan.hold - len(context), 0)
+        cut = len(pending) if final else max(hold, len(pending) - self._window)
+        self._forced[index] = cut > hold
+        # In front of the hold point presidio is needed only for a complete match, or while the
+        # window forces cuts into text that could still become a value.
+        if cut <= 0 or not (scan.candidate or forced or cut > hold):
+            return cut, []
+        return cut, _shifted(await self._find(context + pending), len(context))
 
     async def _find(self, text: str) -> list[PiiEntity]:
         assert self._spans is not None
@@ -191,6 +228,20 @@ def _hold_from(pending: str, window: int) -> int:
             break
         start = word.start()
     return max(start, len(pending) - window)
+
+
+def _context(released: str, window: int) -> str:
+    """The end of the released text, from a word's start, at most window characters."""
+    if len(released) <= window:
+        return released
+    tail = released[-window:]
+    space = _SPACE.search(tail)
+    return tail[space.end() :] if space else ""
+
+
+def _shifted(spans: list[PiiEntity], offset: int) -> list[PiiEntity]:
+    """Spans found in context + pending, in pending's offsets; a value begun in the context is masked from 0."""
+    return [PiiEntity(s.entity, max(s.start - offset, 0), s.end - offset, s.score) for s in spans if s.end > offset]
 
 
 def _json_event(event: str) -> dict[str, Any] | None:

@@ -206,6 +206,7 @@ class RequestGuard:
                 window=self._guardrails.settings.pii.stream_window_chars,
                 judge=self._judge if judged else None,
                 pool=self._guardrails.presidio_pool,
+                starts=pii.value_starts if pii else None,
             )
         return self._stream
 
