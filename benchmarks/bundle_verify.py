@@ -23,6 +23,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from results_file import replace_section  # benchmarks/ is on sys.path: run as a script
+
 BIN = Path(sys.executable).parent
 GIB = 1024**3
 SECTION = "## Bundle verification (suite-bastion bundle verify)"
@@ -122,14 +124,8 @@ def report(rows: list[dict[str, float]], command: str, rounds: int) -> str:
 
 
 def write_results(path: Path, section: str) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        following = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[following + 1 :] if following != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    """Replace this benchmark's section of RESULTS.md (or append it)."""
+    replace_section(path, SECTION, section)
 
 
 def main() -> None:

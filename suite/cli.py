@@ -1,22 +1,29 @@
-"""The `suite` command: run the embedded default, talk to it, check the configuration."""
+"""The `suite` command: run the embedded default, talk to it, check the configuration.
+
+Every library beyond typer is imported inside the command that needs it (the command groups'
+modules do the same), so a command that needs no model starts in well under a second:
+`suite --help`, `suite hash-key`, `suite audit verify --export` (benchmarks/cli_start.py;
+tests/test_cli_imports.py keeps presidio, spaCy, torch and transformers out of the start).
+"""
 
 from __future__ import annotations
 
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from suite.audit import AuditEvent, AuditTrail
 from suite.audit.cli import audit_app
-from suite.auth.api_keys import ApiKeyStore, parse_duration
 from suite.auth.cli import auth_app
-from suite.config import DEV_API_KEY, ConfigError, Settings, load_settings
-from suite.errors import InvalidRequest
 from suite.guardrails.cli import guard_app
 from suite.rag.cli import collections_app, ingest, rag_app
+
+if TYPE_CHECKING:
+    from suite.audit import AuditTrail
+    from suite.auth import ApiKeyStore
+    from suite.config import Settings
 
 app = typer.Typer(name="suite", help="The air-gapped AI suite.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -36,6 +43,8 @@ ConfigOption = Annotated[
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
+    from suite.config import ConfigError, load_settings
+
     try:
         return load_settings(config, **overrides)
     except ConfigError as exc:
@@ -93,6 +102,8 @@ def chat(
 ) -> None:
     """Ask the running gateway one question and stream the answer."""
     import openai
+
+    from suite.config import DEV_API_KEY
 
     settings = _settings(config)
     base_url = url or f"http://127.0.0.1:{settings.gateway.port}/v1"
@@ -200,6 +211,8 @@ def config_check(config: ConfigOption = None) -> None:
 
 
 def _api_keys(config: Path | None) -> tuple[ApiKeyStore, AuditTrail]:
+    from suite.audit import AuditTrail
+    from suite.auth import ApiKeyStore
     from suite.db import Database, migrate
 
     settings = _settings(config)
@@ -209,6 +222,8 @@ def _api_keys(config: Path | None) -> tuple[ApiKeyStore, AuditTrail]:
 
 
 def _admin_event(trail: AuditTrail, action: str, details: dict[str, Any]) -> None:
+    from suite.audit import AuditEvent
+
     # Admin actions from the CLI are on the trail like everything else; the OS user is the actor.
     trail.record_sync(
         AuditEvent(event_class="admin", action=action, subject=getpass.getuser(), auth_method="cli", details=details)
@@ -230,6 +245,9 @@ def keys_create(
     config: ConfigOption = None,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
+    from suite.auth import parse_duration
+    from suite.errors import InvalidRequest
+
     try:
         lifetime = parse_duration(expires) if expires and expires != "never" else None
     except InvalidRequest as exc:
@@ -271,6 +289,8 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id shown by `suite keys list`.")], config: ConfigOption = None
 ) -> None:
     """Revoke a key; requests with it are refused from now on."""
+    from suite.errors import InvalidRequest
+
     store, trail = _api_keys(config)
     try:
         info = store.revoke(key_id)

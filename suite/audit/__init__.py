@@ -8,8 +8,9 @@ Names are imported on first use (PEP 562), so that the standalone verifier (``su
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from suite.lazy import lazy_names
 
 if TYPE_CHECKING:
     from suite.audit.events import AuditEvent, apply_content_policy, content_policy_for, principal_fields
@@ -91,10 +92,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'suite.audit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"suite.audit.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _WHERE)

@@ -190,20 +190,12 @@ def print_records(records: list[AuditRecord], next_cursor: str | None) -> None:
 
 def print_report(report: VerifyReport) -> None:
     """The verification outcome: OK with what was checked, or FAILED with the first problem."""
-    span = f"{report.first_seq}..{report.last_seq}" if report.first_seq is not None else "none"
-    summary = f"{report.records_checked} records ({span}), {report.checkpoints_checked} checkpoints"
-    if report.problem is not None:
-        where = f" (record id {report.problem.record_id})" if report.problem.record_id else ""
-        typer.secho(f"FAILED: {report.problem.message}{where}", fg=typer.colors.RED)
-        typer.echo(f"checked before the problem: {summary}")
-        return
-    typer.secho(f"OK: {summary}", fg=typer.colors.GREEN)
-    if report.heads_checked:
-        typer.echo(f"{report.heads_checked} signed heads from outside the database match")
-    if report.unanchored:
-        typer.echo(f"note: {report.unanchored} records are not covered by a checkpoint (newest, or a selection)")
-    for earlier, later in report.gaps:
-        typer.echo(f"note: no signed head between {earlier} and {later} (the writer stopped, or heads were removed)")
+    from suite.audit.offline import report_lines
+
+    first, *rest = report_lines(report)
+    typer.secho(first, fg=typer.colors.GREEN if report.ok else typer.colors.RED)
+    for line in rest:
+        typer.echo(line)
 
 
 async def forward_until_interrupted(forwarder: SiemForwarder) -> None:

@@ -19,7 +19,16 @@ from suite.audit.fields import RECORD_FIELDS
 from suite.audit.keys import TrustedKeys, export_end_message, signature_problem
 from suite.audit.walk import ChainWalk, Checkpoint, Problem
 
-__all__ = ["Problem", "VerifyReport", "merge_heads", "read_heads", "report_of", "time_gaps", "verify_export"]
+__all__ = [
+    "Problem",
+    "VerifyReport",
+    "merge_heads",
+    "read_heads",
+    "report_lines",
+    "report_of",
+    "time_gaps",
+    "verify_export",
+]
 
 # A heartbeat comes every checkpoint_every_s when idle, and at most that long after the last record
 # otherwise: between two signed heads there are at most two intervals (plus the time to write).
@@ -69,6 +78,25 @@ def report_of(walk: ChainWalk, *, heads_checked: int = 0, gaps: tuple[tuple[str,
         heads_checked=heads_checked,
         gaps=gaps,
     )
+
+
+def report_lines(report: VerifyReport) -> list[str]:
+    """The outcome in words: "OK: ..." or "FAILED: <first problem>" first, then what was checked and notes."""
+    span = f"{report.first_seq}..{report.last_seq}" if report.first_seq is not None else "none"
+    summary = f"{report.records_checked} records ({span}), {report.checkpoints_checked} checkpoints"
+    if report.problem is not None:
+        where = f" (record id {report.problem.record_id})" if report.problem.record_id else ""
+        return [f"FAILED: {report.problem.message}{where}", f"checked before the problem: {summary}"]
+    lines = [f"OK: {summary}"]
+    if report.heads_checked:
+        lines.append(f"{report.heads_checked} signed heads from outside the database match")
+    if report.unanchored:
+        lines.append(f"note: {report.unanchored} records are not covered by a checkpoint (newest, or a selection)")
+    lines += [
+        f"note: no signed head between {earlier} and {later} (the writer stopped, or heads were removed)"
+        for earlier, later in report.gaps
+    ]
+    return lines
 
 
 def merge_heads(own: list[Checkpoint], heads: Iterable[Checkpoint]) -> list[Checkpoint]:

@@ -7,11 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
-
-from suite.auth.check_token import explain
-from suite.config import ConfigError, load_settings
 
 auth_app = typer.Typer(help="Identity: check how access tokens map to principals.", no_args_is_help=True)
 
@@ -22,6 +18,11 @@ def check_token(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Settings file.")] = None,
 ) -> None:
     """Explain whether the gateway would accept a token, which principal and roles it maps to, and why."""
+    import httpx
+
+    from suite.auth.check_token import explain
+    from suite.config import ConfigError, load_settings
+
     if token is None:
         token = sys.stdin.readline() if not sys.stdin.isatty() else typer.prompt("Access token", hide_input=True)
     try:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
 from suite.auth.principal import Principal
-from suite.config import AuthSettings
 from suite.errors import AuthenticationFailed
+
+if TYPE_CHECKING:  # `suite hash-key` imports this module and needs no settings
+    from suite.config import AuthSettings
 
 
 def bearer_credential(authorization: str | None) -> str:

@@ -3,13 +3,23 @@
 Every prompt, retrieved chunk and answer passes the stage's checks; each check returns
 allow, mask or block with a reason and a score, and settings decide per route, model and
 role which checks run and whether they are enforced or only recorded. See docs/guardrails.md.
+
+Names are imported on first use (suite.lazy): importing a submodule such as the command group
+does not load the heavy libraries of the others.
 """
 
-from suite.guardrails.llamaguard import LlamaGuard, SafetyVerdict, parse_verdict
-from suite.guardrails.pii import Masked, PiiEntity, PiiMasker, Vault
-from suite.guardrails.pipeline import Guardrails, Scope, Screened
-from suite.guardrails.stream import StreamGuard
-from suite.guardrails.verdicts import Finding, Outcome, Stage, Verdict
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from suite.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from suite.guardrails.llamaguard import LlamaGuard, SafetyVerdict, parse_verdict
+    from suite.guardrails.pii import Masked, PiiEntity, PiiMasker, Vault
+    from suite.guardrails.pipeline import Guardrails, Scope, Screened
+    from suite.guardrails.stream import StreamGuard
+    from suite.guardrails.verdicts import Finding, Outcome, Stage, Verdict
 
 __all__ = [
     "Finding",
@@ -28,3 +38,24 @@ __all__ = [
     "Verdict",
     "parse_verdict",
 ]
+
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "LlamaGuard": "llamaguard",
+        "SafetyVerdict": "llamaguard",
+        "parse_verdict": "llamaguard",
+        "Masked": "pii",
+        "PiiEntity": "pii",
+        "PiiMasker": "pii",
+        "Vault": "pii",
+        "Guardrails": "pipeline",
+        "Scope": "pipeline",
+        "Screened": "pipeline",
+        "StreamGuard": "stream",
+        "Finding": "verdicts",
+        "Outcome": "verdicts",
+        "Stage": "verdicts",
+        "Verdict": "verdicts",
+    },
+)

@@ -4,17 +4,27 @@ Connectors yield documents with ACLs, loaders turn them into structured text, th
 cuts them in the embedding model's tokens, and the store keeps them in Qdrant (dense +
 sparse vectors, ACL payload). Retrieval always carries the caller's ACL filter; retrieved
 chunks pass a screening stage before they reach a prompt. See docs/rag.md.
+
+Names are imported on first use (suite.lazy): importing a submodule such as the command group
+does not load the heavy libraries of the others.
 """
 
-from suite.rag.connectors import AclEntry, ConfluenceExportConnector, Connector, FolderConnector
-from suite.rag.documents import Acl, Chunk, SourceDocument
-from suite.rag.grounding import Citation, citations, grounding_prompt
-from suite.rag.ingest import IngestReport
-from suite.rag.retrieval import Retrieval
-from suite.rag.retrieved import RetrievedChunk
-from suite.rag.screening import AllowAll, ChunkScreen, ScreenResult
-from suite.rag.service import RagService
-from suite.rag.store import CollectionStats
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from suite.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from suite.rag.connectors import AclEntry, ConfluenceExportConnector, Connector, FolderConnector
+    from suite.rag.documents import Acl, Chunk, SourceDocument
+    from suite.rag.grounding import Citation, citations, grounding_prompt
+    from suite.rag.ingest import IngestReport
+    from suite.rag.retrieval import Retrieval
+    from suite.rag.retrieved import RetrievedChunk
+    from suite.rag.screening import AllowAll, ChunkScreen, ScreenResult
+    from suite.rag.service import RagService
+    from suite.rag.store import CollectionStats
 
 __all__ = [
     "Acl",
@@ -36,3 +46,27 @@ __all__ = [
     "citations",
     "grounding_prompt",
 ]
+
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "AclEntry": "connectors",
+        "ConfluenceExportConnector": "connectors",
+        "Connector": "connectors",
+        "FolderConnector": "connectors",
+        "Acl": "documents",
+        "Chunk": "documents",
+        "SourceDocument": "documents",
+        "Citation": "grounding",
+        "citations": "grounding",
+        "grounding_prompt": "grounding",
+        "IngestReport": "ingest",
+        "Retrieval": "retrieval",
+        "RetrievedChunk": "retrieved",
+        "AllowAll": "screening",
+        "ChunkScreen": "screening",
+        "ScreenResult": "screening",
+        "RagService": "service",
+        "CollectionStats": "store",
+    },
+)

@@ -14,15 +14,16 @@ import getpass
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from suite.config import ConfigError, Settings, load_settings
 from suite.errors import SuiteError
+
+if TYPE_CHECKING:  # the settings (pydantic) and rich's widgets load in the commands: `suite --help` starts fast
+    from rich.progress import Progress
+
+    from suite.config import Settings
 
 _T = TypeVar("_T")
 
@@ -43,6 +44,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _settings(config: Path | None) -> Settings:
+    from suite.config import ConfigError, load_settings
+
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -201,6 +204,9 @@ def _error_message(text: str) -> str:
 
 
 def _progress() -> Progress:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     return Progress(*columns, console=Console(stderr=True), transient=True)
 
@@ -252,6 +258,9 @@ def collections_delete(
 @collections_app.command("stats")
 def collections_stats(name: Annotated[str, typer.Argument()], config: ConfigOption = None) -> None:
     """Documents, chunks and vector size of a collection."""
+    from rich.console import Console
+    from rich.table import Table
+
     settings = _settings(config)
     stats = _run(settings, lambda rag: rag.stats(name), model=False)
     table = Table("collection", "documents", "chunks", "vector size", "hybrid")
