@@ -756,7 +756,19 @@ def machine_description() -> str:
     model = _proc_value("/proc/cpuinfo", "model name") or "unknown CPU"
     mem_kib = _proc_value("/proc/meminfo", "MemTotal")
     memory = f"{int(mem_kib.split()[0]) / 1024**2:.1f} GiB" if mem_kib else "unknown memory"
-    return f"{cpus} CPUs ({model}), {memory} memory"
+    return f"{cpus} CPUs ({model}; {simd_flags()}), {memory} memory"
+
+
+# The CPU flags that decide vLLM's CPU speed (its kernels use AVX-512, AVX-512 BF16/VNNI and AMX
+# where present): machines of the same core count differ by several times with them.
+_SIMD_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_tile")
+
+
+def simd_flags() -> str:
+    """The CPU's vector-instruction flags that matter for vLLM, as /proc/cpuinfo names them."""
+    flags = set((_proc_value("/proc/cpuinfo", "flags") or "").split())
+    present = [flag for flag in _SIMD_FLAGS if flag in flags]
+    return "flags " + " ".join(present) if present else "no AVX2"
 
 
 def _proc_value(path: str, key: str) -> str | None:

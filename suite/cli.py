@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -63,6 +64,7 @@ def up(
 
     from suite.gateway import create_app
     from suite.observability import configure_logging, enforce_offline
+    from suite.serving import adopt_cpu_layout, plan_cpu_layout, vllm_is_cpu_build
     from suite.serving.demo_model import build_demo_model, is_built
 
     overrides: dict[str, Any] = {}
@@ -73,6 +75,11 @@ def up(
     settings = _settings(config, **overrides)
     enforce_offline()
     configure_logging(settings.logging)
+    # Before any thread starts and before torch is imported: the gateway's CPU, the engines' CPUs.
+    allowed = frozenset(os.sched_getaffinity(0))
+    layout = plan_cpu_layout(settings.serving, allowed, cpu_engines=vllm_is_cpu_build())
+    if layout is not None:
+        adopt_cpu_layout(layout)
     for model in settings.serving.models:
         if model.source == "demo" and model.path is not None and not is_built(settings.resolve(model.path)):
             typer.echo(f"Building the demo model into {settings.resolve(model.path)} (about a minute) ...", err=True)

@@ -70,6 +70,9 @@ class ServingSettings(Section):
     registry_poll_s: float = Field(default=5, gt=0)
     # How long the old engines of a switched model may finish their requests before they are stopped.
     drain_timeout_s: float = Field(default=300, gt=0)
+    # `suite up` with vLLM's CPU build: "auto" gives the gateway a CPU of its own (two from 9 CPUs on)
+    # and binds the engines' OpenMP threads to the others; "shared" leaves placement to the kernel.
+    cpu_layout: Literal["auto", "shared"] = "auto"
 
 
 class EmbeddingModel(Section):

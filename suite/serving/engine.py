@@ -15,12 +15,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import structlog
 
 from suite.config import EngineModel, ServingSettings
+from suite.serving.cpus import engine_cpu_environment
 from suite.serving.pool import Backend
 
 log = structlog.get_logger(__name__)
@@ -39,6 +41,15 @@ _PR_SET_PDEATHSIG = 1
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec.
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _child_setup(affinity: frozenset[int] | None) -> Callable[[], None]:
+    def setup() -> None:
+        _die_with_parent()
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)  # not the gateway's CPU alone, which it inherited
+
+    return setup
 
 
 class EngineProcess:
@@ -90,7 +101,11 @@ class EngineProcess:
 
     async def start(self) -> None:
         """Spawn the engine process (does not wait for it to be ready)."""
-        env = {**os.environ, **OFFLINE_ENV, **self.model.engine_env}
+        placement, affinity = engine_cpu_environment(self.model.engine_env)
+        env = {**os.environ, **OFFLINE_ENV, **placement, **self.model.engine_env}
+        if affinity is not None:
+            # The gateway's thread counts and CPU are its own; vLLM sizes OpenMP from its binding.
+            env = {k: v for k, v in env.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_path.open("ab") as log_file:
             self._process = await asyncio.create_subprocess_exec(
@@ -100,7 +115,7 @@ class EngineProcess:
                 stderr=asyncio.subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_child_setup(affinity),
             )
         log.info("engine started", model=self.model.name, port=self.port, pid=self._process.pid)
 
