@@ -87,6 +87,7 @@ def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callab
             policy=services.policy,
             catalog=services.catalog,
             api_keys=services.api_keys,
+            quotas=services.quotas,
             rag=services.rag,
         ),
         login=login,

@@ -109,17 +109,16 @@ async def page_settings(web: WebDep, principal: WebPrincipalDep) -> dict[str, di
 
 
 @router.get("/usage")
-async def usage_today(request: Request, principal: WebPrincipalDep) -> UsageToday:
+async def usage_today(web: WebDep, principal: WebPrincipalDep) -> UsageToday:
     """The user's own requests and tokens today (UTC, as counted on the audit trail) and the quota left.
 
     Tokens left come from the quota counters that admission enforces, so the page shows the number
     that will refuse the next request, not an estimate.
     """
-    services = request.app.state.services
+    database = web.gateway.database
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    stats = AuditStats(services.database)
-    (today,) = await services.database.workers.run(stats.usage, midnight, subject=principal.subject)
-    standing = await services.quotas.standing(principal)
+    (today,) = await database.workers.run(AuditStats(database).usage, midnight, subject=principal.subject)
+    standing = await web.gateway.quotas.standing(principal)
     return UsageToday(
         requests=today.requests,
         tokens=today.tokens,

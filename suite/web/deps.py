@@ -9,7 +9,7 @@ import structlog
 from fastapi import Depends, Request
 
 from suite.audit import AuditEvent, AuditTrail, principal_fields
-from suite.auth import ApiKeyStore, Policy, Principal
+from suite.auth import ApiKeyStore, Policy, Principal, QuotaEnforcer
 from suite.config import Settings
 from suite.db import Database
 from suite.errors import AuditUnavailable, AuthenticationFailed, PermissionDenied
@@ -34,6 +34,7 @@ class WebParts:
     policy: Policy
     catalog: ModelCatalog
     api_keys: ApiKeyStore
+    quotas: QuotaEnforcer
     # None: RAG is not configured (no collection exists).
     rag: RagService | None
 

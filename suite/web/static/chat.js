@@ -356,6 +356,8 @@
     const id = location.hash.slice(1);
     if (id) await openConversation(id); else { show(); await loadList(); }
     state.stored = state.messages.length;
+    // Typing is possible once the page can take a turn (the composer is disabled in the shell until then).
+    $("prompt").disabled = false;
     usage();
   }
   start();
