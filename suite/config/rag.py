@@ -65,6 +65,9 @@ class RagSettings(Section):
     min_score: float = Field(default=0.25, ge=-1, le=1)
     # Cross-encoder reranking of the retrieved candidates (docs/rag.md); off by default.
     rerank: RerankSettings = RerankSettings()
+    # `suite ingest` (which owns the store) builds the engine's indexes after a run that changed
+    # anything. The gateway never does so by itself (docs/rag.md, "Indexing").
+    optimize_after_ingest: bool = True
     # Chunks embedded and upserted per batch while ingesting (the encoder sorts a batch by length:
     # larger batches pad less).
     ingest_batch: int = Field(default=256, ge=1)

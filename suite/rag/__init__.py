@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from suite.rag.connectors import AclEntry, ConfluenceExportConnector, Connector, FolderConnector
     from suite.rag.documents import Acl, Chunk, SourceDocument
     from suite.rag.grounding import Citation, citations, grounding_prompt
-    from suite.rag.ingest import IngestReport
+    from suite.rag.ingest import IngestProgress, IngestReport
     from suite.rag.retrieval import Retrieval
     from suite.rag.retrieved import RetrievedChunk
     from suite.rag.screening import AllowAll, ChunkScreen, ScreenResult
@@ -37,6 +37,7 @@ __all__ = [
     "ConfluenceExportConnector",
     "Connector",
     "FolderConnector",
+    "IngestProgress",
     "IngestReport",
     "RagService",
     "Retrieval",
@@ -60,6 +61,7 @@ __getattr__ = lazy_names(
         "Citation": "grounding",
         "citations": "grounding",
         "grounding_prompt": "grounding",
+        "IngestProgress": "ingest",
         "IngestReport": "ingest",
         "Retrieval": "retrieval",
         "RetrievedChunk": "retrieved",

@@ -1,10 +1,11 @@
 """`suite ingest`, `suite collections ...` and `suite rag eval`: RAG administration from the shell.
 
-Each command opens the vector store itself. With Qdrant local mode (the embedded default) only
-one process can hold the path: while `suite up` runs, `suite ingest --gateway` lets the gateway
-ingest (paths under ``rag.ingest_roots``); otherwise stop it first, or configure a Qdrant server
-(``rag.qdrant_url``), which gateway and CLI share. Ingesting and changing collections are
-admin actions and leave an audit record.
+Each command opens the vector store itself. The embedded store (Qdrant Edge) is held by one
+process: while `suite up` runs, `suite ingest --gateway` lets the gateway ingest (paths under
+``rag.ingest_roots``); otherwise stop it first, or configure a Qdrant server (``rag.qdrant_url``),
+which gateway and CLI share. An interrupted `suite ingest` continues where it stopped when run
+again (suite.rag.ingest); afterwards it builds the engine's indexes (rag.optimize_after_ingest).
+Ingesting and changing collections are admin actions and leave an audit record.
 """
 
 from __future__ import annotations
@@ -155,11 +156,18 @@ def ingest(
     async def work(rag: Any) -> Any:
         if create and not await rag.store.exists(collection):
             await rag.create_collection(collection)
+        optimize = settings.rag.optimize_after_ingest
         with _progress() as progress:
-            task = progress.add_task(f"ingesting into {collection}", total=len(documents))
-            return await rag.ingest(
-                collection, documents, scope=connector.scope, advance=lambda _: progress.advance(task)
-            )
+            task = progress.add_task(f"ingesting into {collection}", total=len(documents), chunks=0, rate=0.0)
+
+            def advance(step: Any) -> None:
+                last = step.documents == step.total
+                described = "storing and indexing" if last and optimize else f"ingesting into {collection}"
+                progress.update(
+                    task, completed=step.documents, chunks=step.chunks, rate=step.chunks_per_s, description=described
+                )
+
+            return await rag.ingest(collection, documents, scope=connector.scope, advance=advance, optimize=optimize)
 
     report = _run(settings, work, model=True)
     _audit(settings, "ingest", {"collection": collection, "source": connector.scope, **report.summary()})
@@ -181,13 +189,21 @@ def ingest_via_gateway(base: str, collection: str, request: dict[str, Any], *, a
                 reply.read()
                 raise _fail(f"The gateway refused: {reply.status_code} {_error_message(reply.text)}")
             with _progress() as progress:
-                task = progress.add_task(f"ingesting into {collection}", total=None)
+                task = progress.add_task(f"ingesting into {collection}", total=None, chunks=0, rate=0.0)
                 for line in reply.iter_lines():
                     event = json.loads(line)
                     if "error" in event:
                         raise _fail(f"The ingest failed: {event['error']['message']}")
                     if event.get("object") == "ingest.progress":
-                        progress.update(task, completed=event["done"], total=event["total"])
+                        seconds = event.get("seconds") or 0
+                        rate = event.get("chunks", 0) / seconds if seconds else 0.0
+                        progress.update(
+                            task,
+                            completed=event["done"],
+                            total=event["total"],
+                            chunks=event.get("chunks", 0),
+                            rate=rate,
+                        )
                     elif event.get("object") == "ingest.result":
                         result: dict[str, Any] = event
                         return result
@@ -204,10 +220,17 @@ def _error_message(text: str) -> str:
 
 
 def _progress() -> Progress:
+    """Documents done of all, chunks stored so far and their rate, time elapsed."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("documents, {task.fields[chunks]} chunks, {task.fields[rate]:.1f} chunks/s"),
+        TimeElapsedColumn(),
+    )
     return Progress(*columns, console=Console(stderr=True), transient=True)
 
 

@@ -5,6 +5,14 @@ the stored chunks without re-embedding); new and changed documents are loaded, c
 embedded and replace their old chunks; documents the source no longer has (under the
 connector's scope) are removed. A document that cannot be read is reported by name and
 skipped, keeping whatever version was stored before, and the run goes on.
+
+Resumable: a document's stored state (hash, ACL) is its first chunk's payload, and that chunk is
+written last, after every other chunk of the document. A run that is interrupted (killed, the
+store gone, Ctrl-C) therefore leaves each document either complete, and skipped as unchanged by
+the next run, or without its first chunk, and then invisible to the next run, which writes it
+again (after deleting what is left of it: chunk ids are derived from the document and index, so
+the rewrite is idempotent). The next run thus continues where the last one stopped; documents
+the source lost are removed at the end of a run that gets there.
 """
 
 from __future__ import annotations
@@ -24,6 +32,21 @@ from suite.rag.store import KnowledgeStore, Point, StoredDocument
 from suite.rag.vectors import TextEncoder
 
 
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where a run stands, after each document: for progress bars and the gateway's progress lines."""
+
+    documents: int
+    total: int
+    # Chunks embedded and handed to the store so far.
+    chunks: int
+    seconds: float
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+
 @dataclass
 class IngestReport:
     """What one run did, by source URI."""
@@ -39,6 +62,9 @@ class IngestReport:
     without_acl: list[str] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
+    # Whether the engine built indexes after the run (suite.rag.service: optimize after ingest).
+    optimized: bool = False
+    optimize_seconds: float = 0.0
 
     def summary(self) -> dict[str, int | float]:
         """Counts for the audit record and the CLI's last line."""
@@ -52,6 +78,8 @@ class IngestReport:
             "without_acl": len(self.without_acl),
             "chunks": self.chunks,
             "seconds": round(self.seconds, 2),
+            "optimized": self.optimized,
+            "optimize_seconds": round(self.optimize_seconds, 2),
         }
 
 
@@ -73,9 +101,12 @@ class Ingestor:
         documents: Sequence[SourceDocument],
         *,
         scope: str,
-        advance: Callable[[SourceDocument], None] = lambda _: None,
+        advance: Callable[[IngestProgress], None] = lambda _: None,
     ) -> IngestReport:
-        """Ingest documents (all under scope) into an existing collection; removes what scope lost."""
+        """Ingest documents (all under scope) into an existing collection; removes what scope lost.
+
+        ``advance`` is called after each document with where the run stands.
+        """
         if not await self._store.exists(collection):
             raise InvalidRequest(f"No collection '{collection}': create it first.", param="collection")
         started = time.perf_counter()
@@ -83,13 +114,13 @@ class Ingestor:
         stored = await self._store.documents(collection, scope=scope)
         seen = set()
         try:
-            for document in documents:
+            for done, document in enumerate(documents, start=1):
                 seen.add(document.uri)
                 try:
                     await self._one(collection, document, stored.get(document.uri), report)
                 except (DocumentUnreadable, OSError) as exc:
                     report.failed[document.uri] = exc.message if isinstance(exc, DocumentUnreadable) else str(exc)
-                advance(document)
+                advance(IngestProgress(done, len(documents), report.chunks, time.perf_counter() - started))
             await self._flush(collection, report)
         finally:
             await self._stored()
@@ -117,10 +148,11 @@ class Ingestor:
         chunks = await asyncio.to_thread(self._chunk, document, data, digest)
         if not chunks:
             raise DocumentUnreadable(f"{document.uri}: no text found (a scanned PDF needs OCR first)")
-        if stored is not None:
-            await self._store.remove_document(collection, document.document_id)
+        # Also for a new document: an interrupted run may have left some of its chunks (not the first).
+        await self._store.remove_document(collection, document.document_id)
         (report.updated if stored is not None else report.added).append(document.uri)
-        self._pending += chunks
+        # The first chunk last: it marks the document as stored (see the module's docstring).
+        self._pending += [*chunks[1:], chunks[0]]
         if len(self._pending) >= self._batch:
             await self._flush(collection, report)
 

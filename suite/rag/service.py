@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 
 from suite.auth import Policy, Principal
@@ -11,7 +12,7 @@ from suite.embeddings import EmbeddingService
 from suite.rag.acl import read_filter
 from suite.rag.chunking import Chunker
 from suite.rag.documents import SourceDocument
-from suite.rag.ingest import Ingestor, IngestReport
+from suite.rag.ingest import Ingestor, IngestProgress, IngestReport
 from suite.rag.rerank import Reranker
 from suite.rag.retrieval import Retrieval, Retriever
 from suite.rag.retrieved import RetrievedChunk
@@ -131,11 +132,23 @@ class RagService:
         documents: Sequence[SourceDocument],
         *,
         scope: str,
-        advance: Callable[[SourceDocument], None] = lambda _: None,
+        advance: Callable[[IngestProgress], None] = lambda _: None,
+        optimize: bool = False,
     ) -> IngestReport:
-        """Bring a collection in line with a source's documents (see suite.rag.ingest); one run per collection."""
+        """Bring a collection in line with a source's documents (see suite.rag.ingest); one run per collection.
+
+        ``optimize``: afterwards, when the run changed anything, let the engine build its indexes
+        (``KnowledgeStore.optimize``, on a worker thread). Meant for a process that owns the store
+        without serving queries (the CLI): qdrant-edge-py 0.9 holds the GIL while it optimizes, so
+        a gateway would stall for as long (docs/rag.md, "Indexing").
+        """
         rag = self.settings.rag
         chunker = Chunker(self._encoder.tokenizer, size=rag.chunk_tokens, overlap=rag.chunk_overlap_tokens)
         ingestor = Ingestor(self.store, self._encoder, chunker, batch=rag.ingest_batch)
         async with self._ingesting.setdefault(collection, asyncio.Lock()):
-            return await ingestor.run(collection, documents, scope=scope, advance=advance)
+            report = await ingestor.run(collection, documents, scope=scope, advance=advance)
+            if optimize and (report.chunks or report.removed):
+                started = time.perf_counter()
+                report.optimized = await self.store.optimize(collection)
+                report.optimize_seconds = time.perf_counter() - started
+            return report

@@ -66,6 +66,8 @@ def lines(response: httpx.Response) -> list[dict[str, object]]:
 def test_admin_ingests_with_progress_and_bob_finds_it(gateway: ServerThread, inbox: Path) -> None:
     events = lines(ingest(gateway, "adam", inbox / "inbox" / "handbook"))
     assert [e["done"] for e in events[:-1]] == [1, 2]  # one progress line per document
+    assert {e["total"] for e in events[:-1]} == {2}
+    assert all(isinstance(e["chunks"], int) and e["seconds"] >= 0 for e in events[:-1])  # type: ignore[operator]
     result = events[-1]
     assert result["object"] == "ingest.result"
     assert result["summary"]["added"] == 2  # type: ignore[index]

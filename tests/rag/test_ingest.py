@@ -189,3 +189,104 @@ async def test_hybrid_is_switchable_per_collection(make_rag: Callable[..., Any],
         by_dense = await rag.retrieve(READER, asked, ["dense"])
         by_fusion = await rag.retrieve(READER, asked, ["kb"])
         assert by_dense.relevant == by_fusion.relevant == (asked == question)
+
+
+async def _ids(rag: RagService, collection: str) -> set[str]:
+    ids: set[str] = set()
+    offset: Any = None
+    while True:
+        points, offset = await rag.store.page(collection, offset=offset, limit=256)
+        ids |= {p.chunk_id for p in points}
+        if offset is None:
+            return ids
+
+
+async def test_an_interrupted_ingest_continues_where_it_stopped(
+    make_rag: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small chunks and batches: documents span several batches, so the cut leaves one half-stored.
+    rag: RagService = await make_rag(min_score=-1, ingest_batch=4, chunk_tokens=48, chunk_overlap_tokens=8)
+    connector = FolderConnector(SAMPLES_DIR)
+    documents = list(connector.documents())
+    for name in ("kb", "reference"):
+        await rag.create_collection(name)
+    reference = await rag.ingest("reference", documents, scope=connector.scope)
+    real_add = rag.store.add_points
+    calls = 0
+
+    async def power_cut(name: str, points: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 12:
+            raise RuntimeError("power cut")
+        await real_add(name, points)
+
+    monkeypatch.setattr(rag.store, "add_points", power_cut)
+    with pytest.raises(RuntimeError, match="power cut"):
+        await rag.ingest("kb", documents, scope=connector.scope)
+    monkeypatch.setattr(rag.store, "add_points", real_add)
+    cut = await rag.stats("kb")
+    assert 0 < cut.chunks < reference.chunks
+
+    resumed = await rag.ingest("kb", documents, scope=connector.scope)
+
+    # Complete documents are skipped by their hash; the half-stored one and the rest are written.
+    assert resumed.unchanged
+    assert resumed.added
+    assert len(resumed.unchanged) + len(resumed.added) == len(documents)
+    assert resumed.chunks < reference.chunks
+    assert (await rag.stats("kb")).chunks == reference.chunks
+    assert (await rag.stats("kb")).documents == len(documents)
+    assert await _ids(rag, "kb") == await _ids(rag, "reference")
+    again = await rag.ingest("kb", documents, scope=connector.scope)
+    assert (len(again.unchanged), again.chunks) == (len(documents), 0)
+
+
+async def test_progress_reports_documents_and_chunks(make_rag: Callable[..., Any]) -> None:
+    rag: RagService = await make_rag(ingest_batch=8)
+    await rag.create_collection("kb")
+    connector = FolderConnector(SAMPLES_DIR)
+    documents = list(connector.documents())
+    steps: list[Any] = []
+
+    report = await rag.ingest("kb", documents, scope=connector.scope, advance=steps.append)
+
+    assert [s.documents for s in steps] == list(range(1, len(documents) + 1))
+    assert {s.total for s in steps} == {len(documents)}
+    chunks = [s.chunks for s in steps]
+    assert chunks == sorted(chunks)
+    assert 0 < chunks[-1] <= report.chunks
+    assert steps[-1].chunks_per_s > 0
+
+
+async def test_optimize_after_ingest_runs_off_the_event_loop_and_only_after_changes(
+    make_rag: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    rag: RagService = await make_rag()
+    await rag.create_collection("kb")
+    connector = FolderConnector(SAMPLES_DIR)
+    documents = list(connector.documents())
+    threads: list[str] = []
+    real_optimize = rag.store.backend.optimize
+
+    def optimize(name: str) -> bool:
+        threads.append(threading.current_thread().name)
+        return real_optimize(name)
+
+    monkeypatch.setattr(rag.store.backend, "optimize", optimize)
+    await rag.ingest("kb", documents, scope=connector.scope)  # optimize defaults to off (the gateway's case)
+    assert threads == []
+    await rag.delete_collection("kb")
+    await rag.create_collection("kb")
+
+    report = await rag.ingest("kb", documents, scope=connector.scope, optimize=True)
+    unchanged = await rag.ingest("kb", documents, scope=connector.scope, optimize=True)
+
+    assert threads
+    assert threads[0] != threading.main_thread().name
+    assert len(threads) == 1  # the unchanged run built nothing
+    assert report.summary()["optimize_seconds"] >= 0
+    assert not unchanged.optimized
+    assert (await rag.retrieve(READER, "vacation days", ["kb"])).chunks

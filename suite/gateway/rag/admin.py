@@ -46,6 +46,7 @@ from suite.gateway.rag.protocol import (
 from suite.gateway.records import request_event
 from suite.rag import RagService
 from suite.rag.connectors import AclEntry, Connector, open_source
+from suite.rag.ingest import IngestProgress as IngestStep
 from suite.rag.ingest import IngestReport
 from suite.rag.store import check_name
 
@@ -138,12 +139,10 @@ async def ingest(
         raise InvalidRequest(f"No collection '{name}': create it first (or ask with create: true).", param="name")
 
     progress: asyncio.Queue[str] = asyncio.Queue()
-    done = 0
 
-    def advance(_: object) -> None:
-        nonlocal done
-        done += 1
-        progress.put_nowait(IngestProgress(done=done, total=len(documents)).model_dump_json())
+    def advance(step: IngestStep) -> None:
+        line = IngestProgress(done=step.documents, total=step.total, chunks=step.chunks, seconds=round(step.seconds, 2))
+        progress.put_nowait(line.model_dump_json())
 
     async def run() -> IngestReport:
         details: dict[str, Any] = {"collection": name, "source": connector.scope}

@@ -101,6 +101,9 @@ class IngestProgress(OpenAIModel):
     object: Literal["ingest.progress"] = "ingest.progress"
     done: int
     total: int
+    # Chunks embedded and handed to the store so far, and the run's seconds so far.
+    chunks: int = 0
+    seconds: float = 0.0
 
 
 class IngestResult(OpenAIModel):
