@@ -197,3 +197,15 @@ class VectorStoreUnavailable(SuiteError):
     status_code = 503
     error_type = "server_error"
     code = "vector_store_unavailable"
+
+
+class RestoreFailed(SuiteError):
+    """A restored, migrated or snapshotted collection does not match its source (counts or a sample query).
+
+    The CLI says so with exit status 3 (suite.rag.cli), distinct from a refused request (1) or a
+    usage error (2), so a backup runbook can tell "the copy is wrong" from "the command was wrong".
+    """
+
+    status_code = 500
+    error_type = "server_error"
+    code = "restore_failed"

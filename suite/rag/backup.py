@@ -20,18 +20,13 @@ from typing import Any
 
 from qdrant_client import models
 
-from suite.errors import InvalidRequest, SuiteError
+from suite.errors import InvalidRequest, RestoreFailed
 from suite.rag.store import KnowledgeStore, Point
 from suite.rag.vectors import TermVector
 
 FORMAT = "suite-rag-snapshot/1"
 BATCH = 512
-
-
-class RestoreFailed(SuiteError):
-    """A restored or migrated collection does not match its source (counts or sample query)."""
-
-    code = "restore_failed"
+_KEPT = "it is kept as written, for inspection: delete it, or restore again with --replace"
 
 
 @dataclass(frozen=True)
@@ -117,7 +112,7 @@ async def verify(store: KnowledgeStore, name: str, *, chunks: int, documents: in
     if (stats.chunks, stats.documents) != (chunks, documents):
         raise RestoreFailed(
             f"The collection '{name}' holds {stats.chunks} chunks / {stats.documents} documents, "
-            f"expected {chunks} / {documents}."
+            f"its source {chunks} / {documents}; {_KEPT}."
         )
     async for batch in points_of(store, name):
         sample = batch[0]
@@ -130,7 +125,7 @@ async def verify(store: KnowledgeStore, name: str, *, chunks: int, documents: in
             name, dense=sample.dense, sparse=sample.sparse, where=where, limit=10, hybrid=False, min_score=-1
         )
         if sample.chunk_id not in [c.chunk_id for c in found]:
-            raise RestoreFailed(f"A sample query in the collection '{name}' does not find its own chunk.")
+            raise RestoreFailed(f"A sample query in the collection '{name}' does not find its own chunk; {_KEPT}.")
         break
     return CopyReport(name, stats.chunks, stats.documents)
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from suite.errors import SuiteError
+from suite.errors import RestoreFailed, SuiteError
 
 if TYPE_CHECKING:  # the settings (pydantic) and rich's widgets load in the commands: `suite --help` starts fast
     from rich.progress import Progress
@@ -77,6 +77,8 @@ def _run(settings: Settings, work: Callable[[Any], Awaitable[_T]], *, model: boo
 
     try:
         return asyncio.run(main())
+    except RestoreFailed as exc:
+        raise _fail(f"Verification failed: {exc.message}", 3) from None
     except SuiteError as exc:
         raise _fail(exc.message) from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from suite.auth import Principal
 from suite.cli import app
 from suite.rag import FolderConnector
+from suite.rag.backup import FORMAT
 from suite.rag.evaluation import SAMPLES_DIR
 
 runner = CliRunner()
@@ -89,3 +91,25 @@ def test_a_damaged_snapshot_is_refused_with_a_message(tmp_path: Path) -> None:
     assert "Traceback" not in out
     code, out = suite("collections", "restore", str(tmp_path / "none.gz"), "-c", str(config))
     assert (code, "no such file" in out) == (2, True)
+
+
+def test_a_restore_that_does_not_verify_says_so_with_exit_status_3(tmp_path: Path) -> None:
+    config = tmp_path / "suite.yaml"
+    config.write_text(f"data_dir: {tmp_path}\nlogging: {{level: warning}}\n")
+    truncated = tmp_path / "truncated.jsonl.gz"
+    header = {"format": FORMAT, "collection": "kb", "vector_size": 4, "chunks": 2, "documents": 1}
+    point = {
+        "id": "00000000-0000-0000-0000-000000000001",
+        "dense": [1.0, 0.0, 0.0, 0.0],
+        "sparse": [[1], [1.0]],
+        "payload": {"document_id": "d1", "chunk_index": 0, "text": "t", "acl_groups": ["staff"], "acl_users": []},
+    }
+    with gzip.open(truncated, "wt") as out:  # the header promises two chunks, one arrived
+        out.write(json.dumps(header) + "\n" + json.dumps(point) + "\n")
+
+    code, out = suite("collections", "restore", str(truncated), "-c", str(config))
+
+    assert code == 3
+    assert "Verification failed: The collection 'kb' holds 1 chunks / 1 documents, its source 2 / 1" in out
+    assert "restore again with --replace" in out
+    assert "Traceback" not in out
