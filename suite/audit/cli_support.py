@@ -119,7 +119,7 @@ def opened(config: Path | None) -> Iterator[Opened]:
 
 def when(text: str | None, *, now: datetime | None = None) -> datetime | None:
     """An ISO 8601 time (naive: UTC) or an age such as 7d, 12h, 30m before now."""
-    from suite.auth.api_keys import parse_duration
+    from suite.auth import parse_duration
     from suite.errors import InvalidRequest
 
     if text is None:

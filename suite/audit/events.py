@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from suite.auth.principal import Principal
 from suite.config import AuditSettings, ContentPolicy
+
+if TYPE_CHECKING:
+    # For annotations only: the audit trail does not load the identity layer (the login records to it).
+    from suite.auth import Principal
 
 EventClass = Literal["model_request", "auth", "admin", "guardrail", "audit_access"]
 Outcome = Literal["ok", "denied", "error", "started"]

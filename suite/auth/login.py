@@ -34,7 +34,7 @@ from joserfc.errors import JoseError
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
-from suite.audit.events import AuditEvent, principal_fields
+from suite.audit import AuditEvent, principal_fields
 from suite.auth.browser import (
     BrowserLogin,
     LoginTransactionMiddleware,

@@ -16,34 +16,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, Text, delete, or_
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, or_
+from sqlalchemy.orm import Session
 
 from suite.auth.principal import Principal
+from suite.auth.tables import WebSessionRow
 from suite.config import SessionSettings
-from suite.db import Base, Database
+from suite.db import Database
 
 # secrets.token_urlsafe(32): 43 characters. Anything else is refused before the database is asked.
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # last_seen_at is written at most this often (and at most every tenth of the idle timeout),
 # so a busy page does not write on every request; the idle timeout is exact to within it.
 _TOUCH_INTERVAL = timedelta(seconds=30)
-
-
-class WebSessionRow(Base):
-    """A browser session; the cookie value itself is never stored, only its SHA-256."""
-
-    __tablename__ = "web_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the cookie value
-    subject: Mapped[str] = mapped_column(String(200), index=True)
-    # {"name": ..., "roles": [...], "groups": [...]} as resolved at login.
-    principal: Mapped[dict[str, Any]] = mapped_column(JSON)
-    id_token: Mapped[str | None] = mapped_column(Text)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Identity tables: managed API keys and quota counters."""
+"""Identity tables: managed API keys, quota counters, browser sessions."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, String
+from sqlalchemy import JSON, BigInteger, DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from suite.db import Base
@@ -36,3 +37,19 @@ class QuotaCounterRow(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "requests" | "tokens"
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # unix seconds
     used: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WebSessionRow(Base):
+    """A browser session; the cookie value itself is never stored, only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex of the cookie value
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    # {"name": ..., "roles": [...], "groups": [...]} as resolved at login.
+    principal: Mapped[dict[str, Any]] = mapped_column(JSON)
+    id_token: Mapped[str | None] = mapped_column(Text)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -18,8 +18,8 @@ from typing import IO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from suite.bastion.formats import check_model_manifest, detect_format
-from suite.bastion.manifest import HASH_BLOCK, BundleKind, FileEntry, Manifest, WeightFormat, hash_file
 from suite.bastion.signing import sign
+from suite.registry import HASH_BLOCK, BundleKind, FileEntry, Manifest, WeightFormat, hash_file
 
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_DIR = "signatures/"

@@ -21,8 +21,8 @@ from suite.bastion.cli_support import (
     settings_of,
 )
 from suite.bastion.importer import import_bundle
-from suite.bastion.registry import ModelVersion
 from suite.bastion.signing import generate_key_pair
+from suite.registry import ModelVersion
 
 app = typer.Typer(
     name="suite-bastion",

@@ -20,9 +20,9 @@ from suite.bastion.cli_support import (
     reported,
 )
 from suite.bastion.importer import verify_for_install
-from suite.bastion.manifest import BundleKind, WeightFormat
 from suite.bastion.parts import join_parts, parse_size, split_bundle
 from suite.bastion.signing import load_private_key
+from suite.registry import BundleKind, WeightFormat
 
 bundle_app = typer.Typer(help="Signed bundles: create, verify, sign, split, join.", no_args_is_help=True)
 

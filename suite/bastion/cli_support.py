@@ -12,13 +12,13 @@ import typer
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from suite.bastion.registry import ModelRegistry
 from suite.bastion.signing import PublicKey, load_public_key
 from suite.bastion.store import ModelStore
 from suite.bastion.verify import TrustPolicy
 from suite.config import ConfigError, Settings, load_settings
 from suite.db import Database, migrate
 from suite.errors import SuiteError
+from suite.registry import ModelRegistry
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")

@@ -11,8 +11,8 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from suite.bastion.manifest import Manifest, WeightFormat
 from suite.errors import BundleRefused
+from suite.registry import Manifest, WeightFormat
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"})
 CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".pyd", ".so", ".dll", ".dylib", ".sh", ".ipynb", ".js"})

@@ -13,11 +13,10 @@ from pathlib import Path, PurePosixPath
 from packaging.version import Version
 
 from suite.bastion.formats import check_model_config, check_model_manifest, check_weight_header
-from suite.bastion.manifest import FileEntry, Manifest
-from suite.bastion.registry import ModelRegistry, ModelVersion
-from suite.bastion.store import ModelStore, discard_directory
+from suite.bastion.store import ModelStore
 from suite.bastion.verify import PayloadWriter, TrustPolicy, VerifiedBundle, verify_bundle
 from suite.errors import BundleRefused, SuiteError
+from suite.registry import FileEntry, Manifest, ModelRegistry, ModelVersion, discard_directory
 
 _WEIGHT_SUFFIXES = (".safetensors", ".gguf")
 

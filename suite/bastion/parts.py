@@ -12,8 +12,8 @@ import os
 import re
 from pathlib import Path
 
-from suite.bastion.manifest import HASH_BLOCK
 from suite.errors import BundleRefused
+from suite.registry import HASH_BLOCK
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from suite.bastion.manifest import FileEntry
 from suite.bastion.verify import PayloadWriter
 from suite.errors import RegistryConflict
+from suite.registry import FileEntry
 
 _INCOMING = ".incoming-"
-_REMOVING = ".removing-"
 
 
 class ModelStore:
@@ -62,15 +61,6 @@ class ModelStore:
         os.rename(staging, final)
         _fsync_dir(final.parent)
         return final
-
-
-def discard_directory(path: Path) -> None:
-    """Delete a model version's directory: renamed aside first, so it never looks half there."""
-    if not path.exists():
-        return
-    aside = path.with_name(f"{_REMOVING}{path.name}")
-    os.rename(path, aside)
-    shutil.rmtree(aside)
 
 
 def _fsync_dir(path: Path) -> None:

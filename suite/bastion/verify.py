@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Protocol
 
 from suite.bastion.bundle import MANIFEST_NAME, PAYLOAD_DIR, SIGNATURE_DIR
-from suite.bastion.manifest import HASH_BLOCK, FileEntry, Manifest, check_relative_path, parse_manifest
 from suite.bastion.signing import PublicKey, verify
 from suite.errors import BundleRefused
+from suite.registry import HASH_BLOCK, FileEntry, Manifest, check_relative_path, parse_manifest
 
 _MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 _MAX_SIGNATURE_BYTES = 16 * 1024

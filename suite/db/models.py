@@ -2,10 +2,9 @@
 
 from suite.audit.siem.tables import SiemCursorRow
 from suite.audit.tables import AuditChainHeadRow, AuditCheckpointRow, AuditRecordRow, LegalHoldRow
-from suite.auth.sessions import WebSessionRow
-from suite.auth.tables import ApiKeyRow, QuotaCounterRow
-from suite.bastion.tables import ModelPromotionRow, ModelRegistryRevisionRow, ModelVersionRow
+from suite.auth.tables import ApiKeyRow, QuotaCounterRow, WebSessionRow
 from suite.db.engine import Base
+from suite.registry.tables import ModelPromotionRow, ModelRegistryRevisionRow, ModelVersionRow
 from suite.web.tables import ConversationRow, FeedbackRow, MessageRow
 
 __all__ = [

@@ -15,11 +15,17 @@ from starlette.types import ASGIApp
 
 from suite import __version__
 from suite.audit import AuditTrail, SiemForwarder
-from suite.auth import ApiKeyStore, Authenticator, Policy, QuotaEnforcer, StaticKeyAuthenticator, TokenIssuers
-from suite.auth.browser import LOGIN_STATE
-from suite.auth.login import install_browser_login
-from suite.auth.oidc import OidcVerifier
-from suite.bastion import ModelRegistry
+from suite.auth import (
+    LOGIN_STATE,
+    ApiKeyStore,
+    Authenticator,
+    OidcVerifier,
+    Policy,
+    QuotaEnforcer,
+    StaticKeyAuthenticator,
+    TokenIssuers,
+    install_browser_login,
+)
 from suite.config import Settings
 from suite.db import Database, migrate
 from suite.embeddings import EmbeddingService
@@ -32,9 +38,9 @@ from suite.gateway.middleware import RequestContextMiddleware
 from suite.gateway.openai.router import router as openai_router
 from suite.gateway.rag import admin_router as rag_admin_router
 from suite.gateway.rag import router as rag_router
-from suite.guardrails import Guardrails
-from suite.guardrails.chunks import GuardrailChunkScreen
+from suite.guardrails import GuardrailChunkScreen, Guardrails
 from suite.rag import RagService
+from suite.registry import ModelRegistry
 from suite.serving import EngineSupervisor, ModelCatalog, Relay
 from suite.web import WEB_STATE, WebParts, install_web
 from suite.web import run_purges as run_web_purges
@@ -225,7 +231,7 @@ def _login_tokens(settings: Settings, tokens: TokenIssuers | None) -> OidcVerifi
 
 def _mount_dev_idp(app: FastAPI, settings: Settings) -> None:
     """The development IdP at /idp, for the embedded default (never in production: settings refuse it)."""
-    from suite.auth.dev_idp import create_dev_idp_app
+    from suite.auth import create_dev_idp_app
 
     issuer = settings.oidc_issuer
     assert issuer is not None

@@ -16,8 +16,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, Request
 
-from suite.audit import AuditTrail
-from suite.audit.siem import SiemForwarder
+from suite.audit import AuditTrail, SiemForwarder
 from suite.auth import ApiKeyStore, Authenticator, Policy, Principal, QuotaEnforcer
 from suite.config import Settings
 from suite.db import Database

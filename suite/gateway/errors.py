@@ -15,8 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from suite.audit import AuditTrail
-from suite.audit.events import AuditEvent, principal_fields
+from suite.audit import AuditEvent, AuditTrail, principal_fields
 from suite.errors import (
     AuditUnavailable,
     AuthenticationFailed,

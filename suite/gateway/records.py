@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
-from suite.audit.events import AuditEvent, principal_fields
+from suite.audit import AuditEvent, principal_fields
 from suite.auth import Principal
 
 

@@ -15,14 +15,18 @@ from typing import TYPE_CHECKING
 from suite.lazy import lazy_names
 
 if TYPE_CHECKING:
+    from suite.guardrails.chunks import GuardrailChunkScreen
+    from suite.guardrails.inspect import inspect_text
     from suite.guardrails.llamaguard import LlamaGuard, SafetyVerdict, parse_verdict
     from suite.guardrails.pii import Masked, PiiEntity, PiiMasker, Vault
     from suite.guardrails.pipeline import Guardrails, Scope, Screened
+    from suite.guardrails.schema import requested_schema, violation
     from suite.guardrails.stream import StreamGuard
     from suite.guardrails.verdicts import Finding, Outcome, Stage, Verdict
 
 __all__ = [
     "Finding",
+    "GuardrailChunkScreen",
     "Guardrails",
     "LlamaGuard",
     "Masked",
@@ -36,12 +40,19 @@ __all__ = [
     "StreamGuard",
     "Vault",
     "Verdict",
+    "inspect_text",
     "parse_verdict",
+    "requested_schema",
+    "violation",
 ]
 
 __getattr__ = lazy_names(
     __name__,
     {
+        "violation": "schema",
+        "requested_schema": "schema",
+        "inspect_text": "inspect",
+        "GuardrailChunkScreen": "chunks",
         "LlamaGuard": "llamaguard",
         "SafetyVerdict": "llamaguard",
         "parse_verdict": "llamaguard",

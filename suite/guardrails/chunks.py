@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from suite.auth import Principal
 from suite.guardrails.pipeline import Guardrails, Scope
-from suite.rag.retrieved import RetrievedChunk
-from suite.rag.screening import ScreenResult
+from suite.rag import RetrievedChunk, ScreenResult
 
 
 class GuardrailChunkScreen:

@@ -1,6 +1,6 @@
 """Logging set-up and air-gap enforcement (metrics follow)."""
 
-from suite.observability.airgap import enforce_offline
+from suite.observability.airgap import OFFLINE_ENV, enforce_offline
 from suite.observability.logging import configure_logging
 
-__all__ = ["configure_logging", "enforce_offline"]
+__all__ = ["OFFLINE_ENV", "configure_logging", "enforce_offline"]

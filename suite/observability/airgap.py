@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 
-from suite.serving.engine import OFFLINE_ENV
+# Hub access and telemetry are off in this process and every engine it starts, whatever the operator's environment says.
+OFFLINE_ENV = {
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+}
 
 
 def enforce_offline() -> None:

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 from suite.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from suite.rag.connectors import AclEntry, ConfluenceExportConnector, Connector, FolderConnector
-    from suite.rag.documents import Acl, Chunk, SourceDocument
+    from suite.rag.connectors import AclEntry, ConfluenceExportConnector, Connector, FolderConnector, open_source
+    from suite.rag.documents import Acl, Chunk, Classification, SourceDocument
     from suite.rag.grounding import Citation, citations, grounding_prompt
     from suite.rag.ingest import IngestProgress, IngestReport
     from suite.rag.retrieval import Retrieval
     from suite.rag.retrieved import RetrievedChunk
     from suite.rag.screening import AllowAll, ChunkScreen, ScreenResult
     from suite.rag.service import RagService
-    from suite.rag.store import CollectionStats
+    from suite.rag.store import CollectionStats, check_name
 
 __all__ = [
     "Acl",
@@ -33,6 +33,7 @@ __all__ = [
     "Chunk",
     "ChunkScreen",
     "Citation",
+    "Classification",
     "CollectionStats",
     "ConfluenceExportConnector",
     "Connector",
@@ -44,13 +45,18 @@ __all__ = [
     "RetrievedChunk",
     "ScreenResult",
     "SourceDocument",
+    "check_name",
     "citations",
     "grounding_prompt",
+    "open_source",
 ]
 
 __getattr__ = lazy_names(
     __name__,
     {
+        "check_name": "store",
+        "Classification": "documents",
+        "open_source": "connectors",
         "AclEntry": "connectors",
         "ConfluenceExportConnector": "connectors",
         "Connector": "connectors",

@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from suite.bastion import Manifest, create_bundle
+from suite.bastion import create_bundle
+from suite.registry import Manifest
 
 RELEASE_NAME = "suite-release"
 RELEASE_META = "release.json"

@@ -21,8 +21,9 @@ from pathlib import Path
 from packaging.version import Version
 from pydantic import ValidationError
 
-from suite.bastion import FileEntry, Manifest, TrustPolicy, VerifiedBundle, verify_bundle
+from suite.bastion import TrustPolicy, VerifiedBundle, verify_bundle
 from suite.errors import BundleRefused
+from suite.registry import FileEntry, Manifest
 from suite.release.build import RELEASE_META, RELEASE_NAME, ReleaseMeta
 
 # Unpacking needs the payload's size; this much more stays free for the running services.

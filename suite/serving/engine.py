@@ -22,19 +22,12 @@ import httpx
 import structlog
 
 from suite.config import EngineModel, ServingSettings
+from suite.observability import OFFLINE_ENV
 from suite.serving.cpus import engine_cpu_environment
 from suite.serving.pool import Backend
 
 log = structlog.get_logger(__name__)
 
-# Hub access and telemetry are off in every engine, whatever the operator's environment says.
-OFFLINE_ENV = {
-    "VLLM_NO_USAGE_STATS": "1",
-    "DO_NOT_TRACK": "1",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-}
 _PR_SET_PDEATHSIG = 1
 
 

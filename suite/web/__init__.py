@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from suite.auth.browser import BrowserLogin
+from suite.auth import BrowserLogin
 from suite.config import Settings
 from suite.web import admin_console, api, audit_console, pages, passages
 from suite.web.deps import WEB_STATE, WebContext, WebParts

@@ -11,10 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 
-from suite.auth import Principal
-from suite.auth.api_keys import ApiKeyInfo, parse_duration
-from suite.bastion import ModelRegistry
+from suite.auth import ApiKeyInfo, Principal, parse_duration
 from suite.errors import PermissionDenied
+from suite.registry import ModelRegistry
 from suite.web.deps import WebDep, audit_event, web_principal
 from suite.web.protocol import WebModel
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
-from suite.auth.browser import lookup_session
+from suite.auth import lookup_session
 from suite.web.deps import WebDep, audit_event
 
 router = APIRouter(include_in_schema=False)

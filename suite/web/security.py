@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from suite.auth.browser import BrowserLogin, came_over_https
+from suite.auth import BrowserLogin, came_over_https
 
 SESSION_PRINCIPAL = "session_principal"
 SESSION_REFUSED = "session_refused"

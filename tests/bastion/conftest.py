@@ -13,8 +13,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from suite.audit import AuditTrail
 from suite.bastion import (
-    Manifest,
-    ModelRegistry,
     ModelStore,
     PublicKey,
     TrustPolicy,
@@ -26,6 +24,7 @@ from suite.bastion import (
 from suite.bastion.signing import sign
 from suite.config import AuditSettings
 from suite.db import Database, migrate
+from suite.registry import Manifest, ModelRegistry
 
 Member = tuple[tarfile.TarInfo, bytes | None]
 

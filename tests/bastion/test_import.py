@@ -16,9 +16,9 @@ from sqlalchemy import select
 from suite.audit.tables import AuditRecordRow
 from suite.bastion import ModelStore, import_bundle, verify_bundle
 from suite.bastion.bundle import create_bundle
-from suite.bastion.manifest import hash_file
 from suite.db import Database
 from suite.errors import BundleRefused
+from suite.registry import hash_file
 from tests.bastion.conftest import KeyPair, registry_for, snapshot, trusting
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from suite.bastion import FileEntry, ModelStore, import_bundle, verify_bundle
+from suite.bastion import ModelStore, import_bundle, verify_bundle
 from suite.db import Database
 from suite.errors import BundleRefused
+from suite.registry import FileEntry
 from tests.bastion.conftest import (
     KeyPair,
     Member,

@@ -18,10 +18,11 @@ import httpx
 import pytest
 
 from suite.audit import AuditTrail
-from suite.bastion import ModelRegistry, ModelStore, TrustPolicy, create_bundle, import_bundle
+from suite.bastion import ModelStore, TrustPolicy, create_bundle, import_bundle
 from suite.bastion.signing import generate_key_pair, load_private_key, load_public_key
 from suite.config import AuditSettings, EngineModel, Settings
 from suite.db import Database, migrate
+from suite.registry import ModelRegistry
 from suite.serving import ModelCatalog, Relay
 from suite.serving.supervisor import EngineSupervisor
 from tests.conftest import TEST_ENGINE_ARGS, TEST_ENGINE_ENV

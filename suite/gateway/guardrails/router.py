@@ -6,11 +6,11 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 
-from suite.audit.events import AuditEvent, principal_fields
+from suite.audit import AuditEvent, principal_fields
 from suite.errors import GuardrailUnavailable
 from suite.gateway.deps import AuditDep, GuardrailsDep, PolicyDep, PrincipalDep, RequestIdDep, require_principal
 from suite.gateway.guardrails.protocol import GuardCheckRequest, GuardCheckResponse, GuardVerdict
-from suite.guardrails.inspect import inspect_text
+from suite.guardrails import inspect_text
 
 router = APIRouter(prefix="/v1/guardrails", dependencies=[Depends(require_principal)], tags=["guardrails"])
 

@@ -17,8 +17,17 @@ from suite.audit import apply_content_policy
 from suite.config import ContentPolicy, GuardCheck
 from suite.errors import ContentBlocked, GuardrailUnavailable, OutputSchemaViolation, error_envelope
 from suite.gateway.openai.protocol import ChatCompletionRequest, CompletionRequest
-from suite.guardrails import Guardrails, Scope, Screened, Stage, StreamGuard, Vault, Verdict
-from suite.guardrails.schema import requested_schema, violation
+from suite.guardrails import (
+    Guardrails,
+    Scope,
+    Screened,
+    Stage,
+    StreamGuard,
+    Vault,
+    Verdict,
+    requested_schema,
+    violation,
+)
 from suite.serving import UpstreamReply
 
 Resend = Callable[[bytes], Awaitable[UpstreamReply]]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 
-from suite.audit.events import apply_content_policy, content_policy_for
+from suite.audit import apply_content_policy, content_policy_for
 from suite.gateway.deps import (
     AuditDep,
     CatalogDep,

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
-from suite.audit.events import AuditEvent, content_policy_for, principal_fields
+from suite.audit import AuditEvent, content_policy_for, principal_fields
 from suite.auth import Decision, Principal
 from suite.errors import ClientDisconnected, SuiteError
 from suite.gateway.deps import Services

@@ -44,11 +44,8 @@ from suite.gateway.rag.protocol import (
     IngestResult,
 )
 from suite.gateway.records import request_event
-from suite.rag import RagService
-from suite.rag.connectors import AclEntry, Connector, open_source
-from suite.rag.ingest import IngestProgress as IngestStep
-from suite.rag.ingest import IngestReport
-from suite.rag.store import check_name
+from suite.rag import AclEntry, Connector, IngestReport, RagService, check_name, open_source
+from suite.rag import IngestProgress as IngestStep
 
 log = structlog.get_logger(__name__)
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 503)}

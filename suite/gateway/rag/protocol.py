@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from suite.gateway.openai.protocol import OpenAIModel
-from suite.rag.documents import Classification
+from suite.rag import Classification
 
 
 class RetrieveRequest(OpenAIModel):

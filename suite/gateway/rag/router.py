@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from suite.audit.events import apply_content_policy, content_policy_for
+from suite.audit import apply_content_policy, content_policy_for
 from suite.errors import PermissionDenied
 from suite.gateway.deps import (
     AuditDep,

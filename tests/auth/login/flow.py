@@ -15,7 +15,8 @@ import httpx
 from fastapi import FastAPI
 
 from suite.auth.browser import CsrfDep, SessionPrincipalDep
-from suite.auth.sessions import WebSessionRow, session_id_for
+from suite.auth.sessions import session_id_for
+from suite.auth.tables import WebSessionRow
 from suite.config import Settings
 from suite.db import Database
 from suite.gateway import create_app, services_of

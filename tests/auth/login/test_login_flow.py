@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import select
 
 from suite.audit import AuditFilters, AuditQuery
-from suite.auth.sessions import WebSessionRow
+from suite.auth.tables import WebSessionRow
 from tests.auth.login.flow import (
     LOGIN_COOKIE,
     SESSION_COOKIE,

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from suite.auth import Principal
-from suite.auth.sessions import WebSessionRow, WebSessionStore, session_id_for
+from suite.auth.sessions import WebSessionStore, session_id_for
+from suite.auth.tables import WebSessionRow
 from suite.config import SessionSettings
 from suite.db import Database
 from tests.auth.login.flow import backdate, now, session_row

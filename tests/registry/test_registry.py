@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from suite.audit.tables import AuditRecordRow
-from suite.bastion import Manifest, ModelRegistry
-from suite.bastion.manifest import FileEntry
 from suite.db import Database
 from suite.errors import AuditUnavailable, ModelVersionNotFound, RegistryConflict
+from suite.registry import FileEntry, Manifest, ModelRegistry
 from tests.bastion.conftest import registry_for
 
 

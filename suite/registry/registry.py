@@ -20,11 +20,11 @@ from sqlalchemy import CursorResult, Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from suite.bastion.manifest import Manifest
-from suite.bastion.store import discard_directory
-from suite.bastion.tables import ModelPromotionRow, ModelRegistryRevisionRow, ModelVersionRow
 from suite.db import Database
 from suite.errors import AuditUnavailable, ModelVersionNotFound, RegistryConflict, SuiteError
+from suite.registry.directories import discard_directory
+from suite.registry.manifest import Manifest
+from suite.registry.tables import ModelPromotionRow, ModelRegistryRevisionRow, ModelVersionRow
 
 if TYPE_CHECKING:
     from suite.audit import AuditTrail
