@@ -61,6 +61,7 @@ class StreamGuard:
         self._released: dict[int, str] = {}
         self._sent: dict[int, str] = {}
         self._forced: dict[int, bool] = {}
+        self._recorded: dict[int, str] = {}
         self._template: dict[str, Any] | None = None
         self.blocked: Verdict | None = None
 
@@ -72,6 +73,14 @@ class StreamGuard:
     def sent(self) -> dict[int, str]:
         """Each choice's text as the client received it so far (masked, then revealed)."""
         return dict(self._sent)
+
+    @property
+    def recorded(self) -> dict[int, str]:
+        """Each choice's text as released so far, masked but not revealed: what the audit record keeps.
+
+        The guard keeps it as it goes, so the answer need not be parsed again for the record.
+        """
+        return dict(self._recorded)
 
     async def feed(self, piece: bytes) -> bytes:
         """The events to send for this piece of complete events (b"" holds everything back)."""
@@ -148,6 +157,7 @@ class StreamGuard:
         self._pending[index] = pending[cut:]
         self._released[index] = self._released.get(index, "") + head
         masked = _replace(head, [s for s in spans if s.end <= cut], self._vault)
+        self._recorded[index] = self._recorded.get(index, "") + masked
         shown = self._vault.reveal(masked)
         self._sent[index] = self._sent.get(index, "") + shown
         return shown

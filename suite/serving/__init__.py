@@ -16,10 +16,13 @@ if TYPE_CHECKING:
     from suite.serving.demo_model import build_demo_model, is_built
     from suite.serving.engine import EngineProcess
     from suite.serving.pool import Backend, Pool
+    from suite.serving.protocol import Answer, AnswerChoice, Usage
     from suite.serving.relay import Relay, StreamTap, UpstreamReply, UpstreamStream, error_event
     from suite.serving.supervisor import EngineSupervisor
 
 __all__ = [
+    "Answer",
+    "AnswerChoice",
     "Backend",
     "CpuLayout",
     "EngineProcess",
@@ -30,6 +33,7 @@ __all__ = [
     "StreamTap",
     "UpstreamReply",
     "UpstreamStream",
+    "Usage",
     "adopt_cpu_layout",
     "build_demo_model",
     "engine_url",
@@ -53,6 +57,9 @@ __getattr__ = lazy_names(
         "EngineProcess": "engine",
         "Backend": "pool",
         "Pool": "pool",
+        "Answer": "protocol",
+        "AnswerChoice": "protocol",
+        "Usage": "protocol",
         "Relay": "relay",
         "StreamTap": "relay",
         "UpstreamReply": "relay",

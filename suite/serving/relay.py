@@ -26,6 +26,7 @@ import structlog
 from suite.config import ServingSettings
 from suite.errors import BackendUnavailable, SuiteError, UpstreamTimeout, error_envelope
 from suite.serving.pool import Backend, Pool
+from suite.serving.protocol import Answer
 
 log = structlog.get_logger(__name__)
 
@@ -89,11 +90,20 @@ class _AttemptFailed(Exception):
 
 @dataclass(frozen=True)
 class UpstreamReply:
-    """A complete answer from a backend: its status and body, relayed as they are."""
+    """A complete answer from a backend: its status and body.
+
+    A 200 answer is parsed once, here, into ``answer`` (the stages read and rewrite that, and it is
+    serialised once for the client); any other status keeps only its body, relayed as it came.
+    """
 
     status_code: int
     content: bytes
     backend: str
+    answer: Answer | None = None
+
+    def body(self) -> bytes:
+        """What goes to the client: the (rewritten) answer serialised, or the refusal as it came."""
+        return self.answer.dump() if self.answer is not None else self.content
 
 
 class UpstreamStream:
@@ -203,10 +213,14 @@ class Relay:
                     raise _AttemptFailed(type(exc).__name__, connection_lost=lost) from exc
             if response.status_code >= 500:
                 raise _AttemptFailed(f"status {response.status_code}")
-            if response.status_code == 200 and not _is_json_object(response.content):
-                raise _AttemptFailed("answer is not a JSON object")
+            answer = None
+            if response.status_code == 200:
+                try:
+                    answer = Answer.parse(response.content)
+                except ValueError as exc:
+                    raise _AttemptFailed("answer is not a chat or completion answer") from exc
             backend.record_success()
-            return UpstreamReply(response.status_code, response.content, backend.url)
+            return UpstreamReply(response.status_code, response.content, backend.url, answer)
 
         return await self._with_failover(pool, attempt)
 
@@ -283,10 +297,3 @@ async def _prepend(head: bytes, chunks: AsyncIterator[bytes]) -> AsyncIterator[b
 
 def _headers(request_id: str) -> dict[str, str]:
     return {"content-type": "application/json", "x-request-id": request_id}
-
-
-def _is_json_object(content: bytes) -> bool:
-    try:
-        return isinstance(json.loads(content), dict)
-    except ValueError:
-        return False

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 
 import httpx
 import numpy as np
 import openai
+import pytest
 
-from suite.serving import EngineProcess
+from suite.serving import Answer, EngineProcess
 from tests.support import DEV_KEY, MODEL, SYSTEM, ServerThread, wait_until
 
 CAPITAL = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
@@ -27,6 +29,37 @@ def test_chat_answers(client: openai.OpenAI) -> None:
     assert answer.model == MODEL  # the alias resolves to the pool's model
     assert answer.usage is not None
     assert answer.usage.completion_tokens > 0
+
+
+def test_a_chat_answer_is_parsed_once(client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 14, finding 3: the answer was parsed up to 7 times on its way through the gateway.
+    parses: list[bytes] = []
+    parse = Answer.parse.__func__  # type: ignore[attr-defined]
+
+    def counted_parse(cls: type[Answer], content: bytes) -> Answer:
+        parses.append(content)
+        return parse(cls, content)  # type: ignore[no-any-return]
+
+    loads = json.loads
+    reparsed: list[object] = []
+
+    def counted_loads(text: str | bytes, *args: object, **kwargs: object) -> object:
+        # Only the gateway's own threads count (the client parses the answer too, in this one).
+        if threading.current_thread().name.startswith("uvicorn") and b'"choices"' in _as_bytes(text):
+            reparsed.append(text)
+        return loads(text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Answer, "parse", classmethod(counted_parse))
+    monkeypatch.setattr(json, "loads", counted_loads)
+    answer = client.chat.completions.create(model="default", messages=CAPITAL, temperature=0, max_tokens=8)
+
+    assert answer.choices[0].message.content
+    assert len(parses) == 1
+    assert reparsed == []
+
+
+def _as_bytes(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode()
 
 
 def test_max_tokens_ends_with_length(client: openai.OpenAI) -> None:

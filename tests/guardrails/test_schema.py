@@ -12,15 +12,16 @@ from suite.gateway.openai.guarding import RequestGuard
 from suite.gateway.openai.protocol import ChatCompletionRequest
 from suite.guardrails import Guardrails, Scope
 from suite.guardrails.schema import requested_schema, violation
-from suite.serving import UpstreamReply
+from suite.serving import Answer, UpstreamReply
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 FORMAT = {"type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA}}
 
 
-def _reply(text: str) -> UpstreamReply:
-    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
-    return UpstreamReply(200, json.dumps(body).encode(), "test")
+def _reply(*texts: str) -> UpstreamReply:
+    body = {"choices": [{"index": i, "message": {"role": "assistant", "content": t}} for i, t in enumerate(texts)]}
+    content = json.dumps(body).encode()
+    return UpstreamReply(200, content, "test", Answer.parse(content))
 
 
 def test_violations_are_named() -> None:
@@ -47,7 +48,7 @@ def test_invalid_answer_is_retried_once_with_the_error(guardrails: Guardrails) -
         return _reply('{"city": "Paris"}')
 
     reply = asyncio.run(guard.check_reply(_reply("Paris!"), payload=payload, resend=resend))
-    assert json.loads(json.loads(reply.content)["choices"][0]["message"]["content"]) == {"city": "Paris"}
+    assert json.loads(json.loads(reply.body())["choices"][0]["message"]["content"]) == {"city": "Paris"}
     assert len(sent) == 1
     assert "not valid JSON" in sent[0]["messages"][-1]["content"]  # type: ignore[index]
     assert any(v["name"] == "schema" for v in guard.verdicts)
@@ -61,6 +62,20 @@ def test_a_second_failure_is_refused_naming_the_violation(guardrails: Guardrails
 
     with pytest.raises(OutputSchemaViolation, match="required property"):
         asyncio.run(guard.check_reply(_reply("Paris!"), payload=payload, resend=resend))
+
+
+def test_every_choice_of_an_answer_is_checked_not_only_the_first(guardrails: Guardrails) -> None:
+    guard, payload = _guard(guardrails)
+    sent: list[dict[str, object]] = []
+
+    async def resend(retry: bytes) -> UpstreamReply:
+        sent.append(json.loads(retry))
+        return _reply('{"city": "Paris"}', '{"town": "Lyon"}')
+
+    with pytest.raises(OutputSchemaViolation, match=r"required property.*\(choice 1\)"):
+        asyncio.run(guard.check_reply(_reply('{"city": "Paris"}', "Lyon!"), payload=payload, resend=resend))
+    # The retry carried the broken choice's text, not choice 0's.
+    assert sent[0]["messages"][-2] == {"role": "assistant", "content": "Lyon!"}  # type: ignore[index]
 
 
 def _chunks(answer: str) -> list[bytes]:

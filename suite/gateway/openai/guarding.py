@@ -28,7 +28,7 @@ from suite.guardrails import (
     requested_schema,
     violation,
 )
-from suite.serving import UpstreamReply
+from suite.serving import Answer, UpstreamReply
 
 Resend = Callable[[bytes], Awaitable[UpstreamReply]]
 
@@ -111,53 +111,46 @@ class RequestGuard:
     # ---- non-streamed output -------------------------------------------------------------
 
     async def check_reply(self, reply: UpstreamReply, *, payload: dict[str, Any], resend: Resend) -> UpstreamReply:
-        """The answer masked and judged, and (asked for) valid against the schema, retried once if not."""
-        if self._guardrails is None or reply.status_code != 200:
+        """The answer masked and judged, and (asked for) every choice valid against the schema, retried once if not."""
+        if self._guardrails is None or reply.answer is None:
             return reply
-        reply = await self._guard_answer(reply)
+        await self._guard_answer(reply.answer)
         checks = self._guardrails.checks("output", self._scope)
         if self._schema is None or "schema" not in checks:
             return reply
-        problem = _schema_problem(reply, self._schema)
+        problem = _schema_problem(reply.answer, self._schema)
         if problem and self._guardrails.settings.output_schema.retry and "messages" in payload:
-            retry = {**payload, "messages": [*payload["messages"], *_retry_turns(reply, problem)]}
-            self._note("schema", "mask", f"retried: {problem}", 1.0, enforced=True)
-            reply = await self._guard_answer(await resend(json.dumps(retry).encode()))
-            problem = _schema_problem(reply, self._schema) if reply.status_code == 200 else None
+            text, reason = problem
+            retry = {**payload, "messages": [*payload["messages"], *_retry_turns(text, reason)]}
+            self._note("schema", "mask", f"retried: {reason}", 1.0, enforced=True)
+            reply = await resend(json.dumps(retry).encode())
+            if reply.answer is not None:
+                await self._guard_answer(reply.answer)
+            problem = _schema_problem(reply.answer, self._schema) if reply.answer is not None else None
         if problem:
             enforced = checks["schema"] == "enforce"
-            self._note("schema", "block", problem, 1.0, enforced=enforced)
+            self._note("schema", "block", problem[1], 1.0, enforced=enforced)
             if enforced:
-                raise OutputSchemaViolation(f"The answer does not match the requested schema: {problem}.")
+                raise OutputSchemaViolation(f"The answer does not match the requested schema: {problem[1]}.")
         return reply
 
-    def reveal(self, content: bytes) -> bytes:
-        """What the caller receives: their own placeholders replaced by their own values again."""
+    def reveal(self, answer: Answer) -> None:
+        """What the caller receives: their own placeholders replaced by their own values again (in place)."""
         if not self._vault.by_placeholder:
-            return content
-        body = json.loads(content)
-        for choice in body.get("choices") or []:
-            message = choice.get("message")
-            if isinstance(message, dict) and isinstance(message.get("content"), str):
-                message["content"] = self._vault.reveal(message["content"])
-            if isinstance(choice.get("text"), str):
-                choice["text"] = self._vault.reveal(choice["text"])
-        return json.dumps(body).encode()
+            return
+        for choice in answer.choices:
+            if isinstance(text := choice.content, str):
+                choice.set_content(self._vault.reveal(text))
 
-    async def _guard_answer(self, reply: UpstreamReply) -> UpstreamReply:
-        body = json.loads(reply.content)
-        for choice in body.get("choices") or []:
-            message = choice.get("message") if isinstance(choice.get("message"), dict) else None
-            text = message.get("content") if message else choice.get("text")
+    async def _guard_answer(self, answer: Answer) -> None:
+        # Each choice's text masked and judged, in place.
+        for choice in answer.choices:
+            text = choice.content
             if not isinstance(text, str) or not text:
                 continue
             (screened,) = await self._screen([text], "output")
             self._masked[text] = screened.text
-            if message:
-                message["content"] = screened.text
-            else:
-                choice["text"] = screened.text
-        return UpstreamReply(reply.status_code, json.dumps(body).encode(), reply.backend)
+            choice.set_content(screened.text)
 
     # ---- streams -------------------------------------------------------------------------
 
@@ -165,6 +158,12 @@ class RequestGuard:
         """A piece of the stream as the caller gets it (masked, revealed, held back, or stopped)."""
         stream = self._stream_guard()
         return piece if stream is None else await stream.feed(piece)
+
+    def streamed_answer(self) -> list[str] | None:
+        """The streamed answer's texts as released (masked, not revealed), or None when no stream guard ran."""
+        if self._stream is None:
+            return None
+        return [text for _, text in sorted(self._stream.recorded.items())]
 
     async def finish_stream(self) -> bytes:
         """Whatever is still held back, then a schema error event if the answer broke the schema."""
@@ -252,21 +251,19 @@ class RequestGuard:
         self._verdicts.append(Verdict(name, "output", outcome, reason, score, enforced))
 
 
-def _answer(reply: UpstreamReply) -> str:
-    body = json.loads(reply.content)
-    choice = (body.get("choices") or [{}])[0]
-    message = choice.get("message") or {}
-    text = message.get("content") if isinstance(message, dict) else None
-    return text if isinstance(text, str) else str(choice.get("text") or "")
+def _schema_problem(answer: Answer, schema: dict[str, Any]) -> tuple[str, str] | None:
+    """The first choice that breaks the schema: its text and the violation (every choice is checked)."""
+    texts = [choice.content or "" for choice in answer.choices] or [""]
+    for index, text in enumerate(texts):
+        if (problem := violation(text, schema)) is not None:
+            where = f" (choice {index})" if len(texts) > 1 else ""
+            return text, problem + where
+    return None
 
 
-def _schema_problem(reply: UpstreamReply, schema: dict[str, Any]) -> str | None:
-    return violation(_answer(reply), schema)
-
-
-def _retry_turns(reply: UpstreamReply, problem: str) -> list[dict[str, str]]:
+def _retry_turns(answer: str, problem: str) -> list[dict[str, str]]:
     return [
-        {"role": "assistant", "content": _answer(reply)},
+        {"role": "assistant", "content": answer},
         {
             "role": "user",
             "content": f"That answer does not match the required JSON schema: {problem}. "

@@ -152,25 +152,34 @@ class ModelCall:
             raise
 
     async def _deliver(self, reply: UpstreamReply) -> Response:
+        # The answer was parsed once, by the relay; the stages rewrote it in place; it is serialised once, here.
         self._backend = reply.backend
-        if reply.status_code == 200:
-            body = json.loads(reply.content)
-            await self.usage(body.get("usage") or {})
-            self._answer = _answer_texts(body)
-        status: Literal["ok", "error"] = "ok" if reply.status_code == 200 else "error"
+        answer = reply.answer
+        if answer is not None:
+            await self.usage(answer.usage.model_dump() if answer.usage is not None else {})
+            self._answer = answer.texts()
+        status: Literal["ok", "error"] = "ok" if answer is not None else "error"
         await self._record(status=status, http_status=reply.status_code)
-        content = self._guard.reveal(reply.content) if reply.status_code == 200 else reply.content
-        if self.rag is not None and reply.status_code == 200:
-            content = self.rag.annotate(content)
-        return Response(content, status_code=reply.status_code, media_type="application/json", headers=self._headers)
+        if answer is not None:
+            self._guard.reveal(answer)
+            if self.rag is not None:
+                self.rag.annotate(answer)
+        return Response(
+            reply.body(), status_code=reply.status_code, media_type="application/json", headers=self._headers
+        )
 
     # ---- StreamTap -------------------------------------------------------------------
 
     async def observe(self, piece: bytes) -> bytes:
-        """Keep the streamed events (only when the content policy keeps something of the answer)."""
-        if self._content != "none":
+        """The piece as the client gets it: masked, revealed, held back or stopped by the stream guard.
+
+        When no stream guard keeps the released text, the events are kept raw (only when the content
+        policy keeps something of the answer) and parsed once, for the closing record.
+        """
+        shown = await self._guard.observe(piece)
+        if self._content != "none" and self._guard.streamed_answer() is None:
             self._streamed.append(piece)
-        return await self._guard.observe(piece)  # masked, revealed, held back or stopped
+        return shown
 
     async def usage(self, usage: dict[str, Any]) -> None:
         """Take the backend's token usage and charge it to the caller's quota."""
@@ -201,7 +210,9 @@ class ModelCall:
     ) -> None:
         if status != "started":
             await self._opened()
-        if self._streamed:
+        if (released := self._guard.streamed_answer()) is not None:
+            self._answer = released  # kept by the stream guard as it went: no second parse
+        elif self._streamed:
             self._answer = _streamed_texts(b"".join(self._streamed))
             self._streamed = []
         answer = "".join(self._answer) if status != "started" else None

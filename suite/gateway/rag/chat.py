@@ -22,6 +22,7 @@ from suite.errors import InvalidRequest, PermissionDenied
 from suite.gateway.openai.protocol import ChatCompletionRequest, ChatMessage
 from suite.gateway.rag.protocol import CitationModel
 from suite.rag import Citation, RagService, Retrieval, citations, grounding_prompt
+from suite.serving import Answer
 
 RAG_ALIAS_PREFIX = "rag:"
 
@@ -82,11 +83,9 @@ class GroundedChat:
         """The audit record's RAG fields."""
         return {"collections": self.retrieval.collections, "chunk_ids": self.retrieval.chunk_ids}
 
-    def annotate(self, content: bytes) -> bytes:
-        """A non-streamed answer with its citations added."""
-        body = json.loads(content)
-        body["citations"] = self._wire_citations()
-        return json.dumps(body).encode()
+    def annotate(self, answer: Answer) -> None:
+        """A non-streamed answer with its citations added (in place; not in OpenAI's schema)."""
+        answer.citations = self._wire_citations()
 
     def citations_event(self) -> bytes:
         """The SSE event sent just before [DONE]."""
