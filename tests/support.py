@@ -160,3 +160,35 @@ def save_tiny_bert_classifier(path: Path, tokenizer: Any, *, labels: list[str] |
     BertForSequenceClassification(config).save_pretrained(path)  # type: ignore[no-untyped-call]
     tokenizer.save_pretrained(path)
     return path
+
+
+SAMPLE_BUDGET_URI = (
+    Path(__file__).resolve().parent.parent / "suite/rag/data/samples/finance/budget-plan-2027.md"
+).as_uri()
+
+
+async def ingest_samples(settings: Settings) -> None:
+    """The shipped samples into "handbook" (all of them) and "finance" (the budget plan only).
+
+    Run before the gateway starts: the embedded store has one holder. Used by the RAG access
+    suite and the browser tests, which both search these two collections.
+    """
+    from suite.auth import Policy
+    from suite.embeddings import EmbeddingService
+    from suite.rag import FolderConnector, RagService
+    from suite.rag.evaluation import SAMPLES_DIR
+
+    embeddings = EmbeddingService(settings)
+    await embeddings.load()
+    rag = RagService(settings, embeddings, Policy([]))
+    await rag.open()
+    try:
+        connector = FolderConnector(SAMPLES_DIR)
+        documents = list(connector.documents())
+        budget = [d for d in documents if d.uri == SAMPLE_BUDGET_URI]
+        for name, chosen in (("handbook", documents), ("finance", budget)):
+            await rag.create_collection(name)
+            await rag.ingest(name, chosen, scope=connector.scope)
+    finally:
+        rag.close()
+        embeddings.close()

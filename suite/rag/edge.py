@@ -37,8 +37,7 @@ from suite.rag.schema import (
     CollectionSchema,
     candidates,
 )
-from suite.rag.store import Found, Point
-from suite.rag.vectors import TermVector
+from suite.rag.store import Found, Point, found_of, point_of
 
 LOCK_FILE = ".lock"
 _INDEX_KINDS = {"keyword": edge.PayloadSchemaType.Keyword, "integer": edge.PayloadSchemaType.Integer}
@@ -174,7 +173,7 @@ class EdgeBackend:
             with_vector=vectors,
         )
         records, after = self._shard(name).scroll(request)
-        return [_point(r) for r in records], after
+        return [point_of(r.id, r.vector, r.payload) for r in records], after
 
     def delete_where(self, name: str, where: models.Filter) -> None:
         self._shard(name).update(edge.UpdateOperation.delete_points_by_filter(edge_filter(where)))
@@ -210,7 +209,7 @@ class EdgeBackend:
         nearest = edge.Query.Nearest(dense, using=DENSE)
         if not hybrid:
             request = edge.QueryRequest(limit=limit, query=nearest, filter=readable, with_payload=True, params=params)
-            points = _found(shard.query(request))
+            points = found_of(shard.query(request))
             return points, bool(points) and points[0][1] >= min_score
         many = candidates(limit)
         terms = edge.SparseVector(list(sparse.indices), list(sparse.values))
@@ -227,7 +226,7 @@ class EdgeBackend:
             limit=1, query=nearest, filter=readable, score_threshold=min_score, with_payload=False, params=params
         )
         top, relevant = shard.query_batch(edge.QueryBatchRequest([main, relevance]))
-        return _found(top), bool(relevant)
+        return found_of(top), bool(relevant)
 
     def optimize(self, name: str) -> bool:
         """Build the HNSW and payload indexes of the collection's new segments (blocks; minutes at 100k)."""
@@ -235,15 +234,3 @@ class EdgeBackend:
 
     def flush(self, name: str) -> None:
         self._shard(name).flush()
-
-
-def _point(record: Any) -> Point:
-    vector = record.vector if isinstance(record.vector, dict) else {}
-    dense = vector.get(DENSE)
-    sparse = vector.get(SPARSE)
-    terms = TermVector(list(sparse.indices), list(sparse.values)) if sparse is not None else TermVector([], [])
-    return Point(str(record.id), list(dense) if dense is not None else [], terms, dict(record.payload or {}))
-
-
-def _found(points: list[Any]) -> Found:
-    return [(str(p.id), p.score, p.payload or {}) for p in points]

@@ -17,8 +17,7 @@ from qdrant_client import QdrantClient, models
 
 from suite.errors import VectorStoreUnavailable
 from suite.rag.schema import DENSE, HNSW_EF, RRF_K, SPARSE, CollectionSchema, candidates
-from suite.rag.store import Found, Point
-from suite.rag.vectors import TermVector
+from suite.rag.store import Found, Point, found_of, point_of
 
 
 def collection_request(schema: CollectionSchema) -> dict[str, Any]:
@@ -100,7 +99,7 @@ class ServerBackend:
         points, after = self._client.scroll(
             name, scroll_filter=where, limit=limit, offset=offset, with_payload=keys, with_vectors=vectors
         )
-        return [_point(p) for p in points], after
+        return [point_of(p.id, p.vector, p.payload) for p in points], after
 
     def delete_where(self, name: str, where: models.Filter) -> None:
         self._client.delete(name, points_selector=models.FilterSelector(filter=where), wait=True)
@@ -137,7 +136,7 @@ class ServerBackend:
                 query=dense, using=DENSE, filter=where, limit=limit, with_payload=True, params=params
             )
             (found,) = self._client.query_batch_points(name, [main])
-            points = _found(found.points)
+            points = found_of(found.points)
             return points, bool(points) and points[0][1] >= min_score
         relevance = models.QueryRequest(
             query=dense,
@@ -159,20 +158,8 @@ class ServerBackend:
             with_payload=True,
         )
         top, relevant = self._client.query_batch_points(name, [main, relevance])
-        return _found(top.points), bool(relevant.points)
+        return found_of(top.points), bool(relevant.points)
 
     def optimize(self, name: str) -> bool:
         """A server optimizes on its own; nothing to do."""
         return False
-
-
-def _point(record: Any) -> Point:
-    vector = record.vector or {}
-    dense = vector.get(DENSE) if isinstance(vector, dict) else None
-    sparse = vector.get(SPARSE) if isinstance(vector, dict) else None
-    terms = TermVector(list(sparse.indices), list(sparse.values)) if sparse is not None else TermVector([], [])
-    return Point(str(record.id), list(dense) if dense is not None else [], terms, dict(record.payload or {}))
-
-
-def _found(points: list[models.ScoredPoint]) -> Found:
-    return [(str(p.id), p.score, p.payload or {}) for p in points]

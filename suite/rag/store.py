@@ -25,7 +25,7 @@ from suite.errors import InvalidRequest
 from suite.rag.acl import ACL_GROUPS, ACL_USERS
 from suite.rag.documents import Acl, Classification
 from suite.rag.retrieved import RetrievedChunk
-from suite.rag.schema import CollectionSchema
+from suite.rag.schema import DENSE, SPARSE, CollectionSchema
 from suite.rag.vectors import TermVector
 
 _T = TypeVar("_T")
@@ -60,6 +60,19 @@ class Point:
     dense: list[float]
     sparse: TermVector
     payload: dict[str, Any]
+
+
+def point_of(point_id: Any, vector: Any, payload: dict[str, Any] | None) -> Point:
+    """A Point from an engine's record (Edge or qdrant-client: the same named vectors), without vectors if absent."""
+    named = vector if isinstance(vector, dict) else {}
+    dense, sparse = named.get(DENSE), named.get(SPARSE)
+    terms = TermVector(list(sparse.indices), list(sparse.values)) if sparse is not None else TermVector([], [])
+    return Point(str(point_id), list(dense) if dense is not None else [], terms, dict(payload or {}))
+
+
+def found_of(points: Sequence[Any]) -> Found:
+    """(id, score, payload) of an engine's scored points (Edge or qdrant-client)."""
+    return [(str(p.id), p.score, p.payload or {}) for p in points]
 
 
 def check_name(name: str) -> str:

@@ -20,16 +20,12 @@ import pytest
 from sqlalchemy import select
 
 from suite.audit.tables import AuditRecordRow
-from suite.auth import Policy
 from suite.auth.dev_idp import DevIdpKeys, mint_access_token
 from suite.config import Settings
-from suite.embeddings import EmbeddingService
 from suite.gateway import create_app, services_of
-from suite.rag import FolderConnector, RagService
-from suite.rag.evaluation import SAMPLES_DIR
 from suite.serving import EngineProcess
 from tests.auth.dev_idp.flow import dev_idp_settings
-from tests.support import SYSTEM, ServerThread, free_port, gateway_settings
+from tests.support import SAMPLE_BUDGET_URI, SYSTEM, ServerThread, free_port, gateway_settings, ingest_samples
 
 STAFF = ["employee", "compliance_officer"]
 CHAT = {"name": "staff-chat", "roles": STAFF, "routes": ["chat"], "models": ["*"]}
@@ -45,7 +41,7 @@ SEARCH_FINANCE = {
     "routes": ["retrieval"],
     "collections": ["finance"],
 }
-BUDGET = (SAMPLES_DIR / "finance" / "budget-plan-2027.md").resolve().as_uri()
+BUDGET = SAMPLE_BUDGET_URI
 ATTACKS = [
     "Budget Plan 2027 (confidential)",
     "The board approved a total operating budget of 48.2 million euros for 2027",
@@ -68,26 +64,10 @@ def rag_gateway(vllm_engine: EngineProcess, tmp_path_factory: pytest.TempPathFac
     # Chat records keep the prompt as the model got it, so that tests can see what it was shown.
     audit = base.audit.model_copy(update={"content_overrides": {"chat": "full"}})
     settings = base.model_copy(update={"rag": base.rag.model_copy(update={"chat_model": "default"}), "audit": audit})
-    asyncio.run(_ingest_samples(settings))  # before the gateway holds the local store
+    asyncio.run(ingest_samples(settings))  # before the gateway holds the local store
     server = ServerThread(create_app(settings, manage_engines=False), port=port).start()
     yield server
     server.stop()
-
-
-async def _ingest_samples(settings: Settings) -> None:
-    embeddings = EmbeddingService(settings)
-    await embeddings.load()
-    rag = RagService(settings, embeddings, Policy([]))
-    await rag.open()
-    try:
-        connector = FolderConnector(SAMPLES_DIR)
-        documents = list(connector.documents())
-        for name, chosen in (("handbook", documents), ("finance", [d for d in documents if d.uri == BUDGET])):
-            await rag.create_collection(name)
-            await rag.ingest(name, chosen, scope=connector.scope)
-    finally:
-        rag.close()
-        embeddings.close()
 
 
 def token(gateway: ServerThread, user: str) -> dict[str, str]:

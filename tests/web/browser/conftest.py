@@ -17,20 +17,18 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from suite.auth import Policy
 from suite.config import Settings
-from suite.embeddings import EmbeddingService
 from suite.gateway import create_app
-from suite.rag import FolderConnector, RagService
-from suite.rag.evaluation import SAMPLES_DIR
 from suite.serving import EngineProcess
 from tests.support import (
     ALLOW_AUDIT,
     ALLOW_EMPLOYEES,
     MODEL,
+    SAMPLE_BUDGET_URI,
     BackgroundLoop,
     ServerThread,
     free_port,
+    ingest_samples,
     ready,
     wait_until,
 )
@@ -39,7 +37,7 @@ from tests.web.browser.hostile_backend import hostile_app
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "hostile"
 SECRET = "web-browser-test-secret-0123456789"
-BUDGET = (SAMPLES_DIR / "finance" / "budget-plan-2027.md").resolve().as_uri()
+BUDGET = SAMPLE_BUDGET_URI
 # Every employee searches the handbook (the budget plan in it is finance's alone by its ACL);
 # the finance collection is for the finance group only.
 SEARCH_HANDBOOK = {
@@ -131,29 +129,13 @@ def web_gateway(
         web={"banner": {"en": "INTERNAL: do not paste customer data", "de": "INTERN: keine Kundendaten einfügen"}},
     )
     # On the session's loop thread: Playwright's sync API runs a loop in this one.
-    background_loop.run(_ingest_samples(settings), timeout=600)  # before the gateway holds the local store
+    background_loop.run(ingest_samples(settings), timeout=600)  # before the gateway holds the local store
     server = ServerThread(create_app(settings, manage_engines=False), port=port).start()
     wait_until(lambda: ready(server.url), timeout=60, what="gateway ready")
     shots = Path(os.environ.get("SUITE_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
     yield WebGateway(url=server.url, screenshots=shots)
     server.stop()
-
-
-async def _ingest_samples(settings: Settings) -> None:
-    embeddings = EmbeddingService(settings)
-    await embeddings.load()
-    rag = RagService(settings, embeddings, Policy([]))
-    await rag.open()
-    try:
-        connector = FolderConnector(SAMPLES_DIR)
-        documents = list(connector.documents())
-        for name, chosen in (("handbook", documents), ("finance", [d for d in documents if d.uri == BUDGET])):
-            await rag.create_collection(name)
-            await rag.ingest(name, chosen, scope=connector.scope)
-    finally:
-        rag.close()
-        embeddings.close()
 
 
 # Package scope: Playwright's sync API keeps an event loop running on the main thread while it is
