@@ -168,6 +168,15 @@ def verify(
     every_records: Annotated[
         int | None, typer.Option("--every-records", min=1, help="The writer's checkpoint_every_records (exports).")
     ] = None,
+    rhythm_from: Annotated[
+        int | None,
+        typer.Option(
+            "--rhythm-from",
+            min=0,
+            help="Leave records up to this seq out of the rhythm check (written by an older suite); "
+            "default: audit.checkpoint_rhythm_from_seq.",
+        ),
+    ] = None,
     record: Annotated[
         bool, typer.Option("--record/--no-record", help="Afterwards, record the verification in the trail.")
     ] = True,
@@ -185,16 +194,21 @@ def verify(
         raise fail(str(exc), 2) from None
     if trusted is None:
         assert settings is not None
-        trusted = KeyRing(key_dir_of(settings.audit, settings.data_dir)).public_keys()
+        try:
+            trusted = KeyRing(key_dir_of(settings.audit, settings.data_dir)).public_keys()
+        except (OSError, ValueError) as exc:
+            raise fail(f"FAILED: {exc}", 1) from None
     if export_file is not None:
         # A file on its own needs no database: an outside auditor can run this with the public keys.
-        report = verify_export(export_file, trusted, heads=heads, every_records=every_records)
+        report = verify_export(
+            export_file, trusted, heads=heads, every_records=every_records, rhythm_from=rhythm_from or 0
+        )
         print_report(report)
         if not report.ok:
             raise typer.Exit(1)
         return
     assert settings is not None
-    report = _verify_stored(settings, trusted, heads if heads_file else None)
+    report = _verify_stored(settings, trusted, heads if heads_file else None, rhythm_from)
     print_report(report)
     if not report.ok:
         typer.echo("not recorded: nothing is written to a trail that failed verification", err=True)
@@ -204,7 +218,9 @@ def verify(
             ctx.record("audit_access", "audit.verify", records=report.records_checked, last_seq=report.last_seq)
 
 
-def _verify_stored(settings: Settings, trusted: TrustedKeys, heads: list[Checkpoint] | None) -> VerifyReport:
+def _verify_stored(
+    settings: Settings, trusted: TrustedKeys, heads: list[Checkpoint] | None, rhythm_from: int | None
+) -> VerifyReport:
     from sqlalchemy.exc import SQLAlchemyError
 
     from suite.audit.heads import HeadLog, read_heads
@@ -228,6 +244,7 @@ def _verify_stored(settings: Settings, trusted: TrustedKeys, heads: list[Checkpo
             heads=heads,
             every_records=audit.checkpoint_every_records,
             interval_s=audit.checkpoint_every_s,
+            rhythm_from=audit.checkpoint_rhythm_from_seq if rhythm_from is None else rhythm_from,
         )
     except SQLAlchemyError as exc:
         raise fail(f"Database error ({settings.database_url.split('@')[-1]}): {describe_error(exc)}") from None

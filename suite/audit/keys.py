@@ -116,7 +116,12 @@ def load_public_keys(paths: Iterable[Path]) -> TrustedKeys:
             raise ValueError(f"{path}: not a PEM public key ({exc})") from None
         if not isinstance(public_key, Ed25519PublicKey):
             raise ValueError(f"{path}: not an Ed25519 public key")
-        keys[key_id_of(public_key)] = public_key
+        key_id = key_id_of(public_key)
+        named = path.name.removeprefix(_PREFIX).removesuffix(".pub")
+        if path.name.startswith(_PREFIX) and path.name.endswith(".pub") and named != key_id:
+            # The name is the key id the writer gave it: other content means someone put another key there.
+            raise ValueError(f"{path}: holds the key {key_id}, not {named}: the public key file was replaced")
+        keys[key_id] = public_key
     return keys
 
 

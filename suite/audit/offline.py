@@ -150,6 +150,7 @@ def verify_export(
     heads: list[Checkpoint] | None = None,
     every_records: int | None = None,
     interval_s: float | None = None,
+    rhythm_from: int = 0,
 ) -> VerifyReport:
     """Verify a JSONL export on its own: no database needed, only the trusted public keys.
 
@@ -176,6 +177,7 @@ def verify_export(
         prev_from_checkpoint=False,
         allow_gaps=not contiguous,
         every_records=every_records if contiguous else None,
+        rhythm_from=rhythm_from,
     )
     for number, fields in parsed.records:
         if not _well_formed(fields):

@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         "--every-records", type=int, default=None, help="The writer's audit.checkpoint_every_records (rhythm check)."
     )
     parser.add_argument(
+        "--rhythm-from",
+        type=int,
+        default=0,
+        help="Leave records up to this seq out of the rhythm check (written by a suite before the rhythm).",
+    )
+    parser.add_argument(
         "--interval-s", type=float, default=None, help="The writer's audit.checkpoint_every_s (gaps in time)."
     )
     return parser
@@ -83,7 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"suite-verify: {options.export}: no such file", file=sys.stderr)
         return 2
     report = verify_export(
-        options.export, trusted, heads=heads, every_records=options.every_records, interval_s=options.interval_s
+        options.export,
+        trusted,
+        heads=heads,
+        every_records=options.every_records,
+        interval_s=options.interval_s,
+        rhythm_from=options.rhythm_from,
     )
     for line in report_lines(report):
         print(line)

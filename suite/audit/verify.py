@@ -30,12 +30,15 @@ def verify_database(
     heads: list[Checkpoint] | None = None,
     every_records: int | None = None,
     interval_s: float | None = None,
+    rhythm_from: int = 0,
 ) -> VerifyReport:
     """Verify the whole stored chain against trusted public keys (by key id), read-only.
 
     ``heads`` are signed checkpoints kept outside the database (checkpoint file, SIEM, witness);
     ``every_records`` is the writer's count rhythm (no longer run of records may be unsigned);
-    ``interval_s`` the heartbeat, whose gaps are reported (a stopped writer, or deleted heads).
+    ``interval_s`` the heartbeat, whose gaps are reported (a stopped writer, or deleted heads);
+    ``rhythm_from`` the last seq written before the writer kept the rhythm (an older suite), whose
+    records the rhythm check leaves out (docs/audit.md, "Trails from before the rhythm").
     """
     outside = heads or []
     with snapshot(database) as session:
@@ -64,6 +67,7 @@ def verify_database(
             prev_from_checkpoint=base is not None,
             allow_gaps=False,
             every_records=every_records,
+            rhythm_from=rhythm_from,
         )
         records = select(AuditRecordRow.__table__).order_by(AuditRecordRow.seq)
         # yield_per streams (a server-side cursor on PostgreSQL): memory stays flat for any chain length.
@@ -77,5 +81,22 @@ def verify_database(
         walk.finish()
         if walk.problem is None and head is not None:
             walk.check_head(head.seq)
+        deleted = _deleted_checkpoint(own, outside) if walk.problem is None else None
+        if deleted is not None:
+            walk.fail(deleted)
     gaps = time_gaps(checkpoints, interval_s) if interval_s else ()
     return report_of(walk, heads_checked=len(outside), gaps=gaps)
+
+
+def _deleted_checkpoint(own: list[Checkpoint], outside: list[Checkpoint]) -> Problem | None:
+    """A signed head kept outside that the database lacks: checkpoints were deleted from it.
+
+    Every head outside was appended after its transaction committed, and a purge keeps the
+    checkpoints (it deletes records only), so each of them must still be in the database.
+    """
+    stored = {(c.seq, c.head_hash, c.time, c.kind, c.signature) for c in own}
+    for head in sorted(outside, key=lambda c: c.seq):
+        if (head.seq, head.head_hash, head.time, head.kind, head.signature) not in stored:
+            message = f"{head.named} is missing from the database: checkpoints were deleted there"
+            return Problem("checkpoint_deleted", message, seq=head.seq)
+    return None

@@ -19,6 +19,7 @@ ProblemKind = Literal[
     "malformed",
     "rhythm",
     "end",
+    "checkpoint_deleted",
 ]
 # How far a record whose hash fits another seq is looked for, to tell "moved" from "edited".
 _MOVE_WINDOW = 16
@@ -108,6 +109,7 @@ class ChainWalk:
         prev_from_checkpoint: bool,
         allow_gaps: bool,
         every_records: int | None = None,
+        rhythm_from: int = 0,
     ) -> None:
         self._checkpoints = sorted(checkpoints, key=lambda c: c.seq)
         self._next = 0
@@ -129,6 +131,8 @@ class ChainWalk:
         self.contiguous = True
         # The count rhythm: the writer signs at least every this many records.
         self._every = every_records
+        # Records up to this seq were written before the writer kept the rhythm (an older suite).
+        self._rhythm_from = rhythm_from
         self._covered: int | None = None if expected_seq is None else expected_seq - 1
 
     def fail(self, problem: Problem) -> None:
@@ -191,6 +195,9 @@ class ChainWalk:
     def _check_rhythm(self, seq: int) -> None:
         if self._every is None or not self.contiguous:
             return
+        if seq <= self._rhythm_from:
+            self._covered = seq
+            return
         if self.anchored_through is not None and self.anchored_through >= (self._covered or 0):
             self._covered = self.anchored_through
         if self._covered is None:
@@ -200,6 +207,7 @@ class ChainWalk:
             message = (
                 f"no checkpoint covers records {start}..{seq}, though the writer signs one every {self._every}"
                 f" records: checkpoints were deleted, or the chain was rewritten from {start}"
+                " (or an older suite wrote them: see --rhythm-from in docs/audit.md)"
             )
             self.fail(Problem("rhythm", message, seq=start))
 
