@@ -114,6 +114,9 @@ class GuardrailSettings(Section):
     enabled: bool = True
     input: GuardStage = GuardStage(checks={"pii": "enforce", "injection": "enforce"})
     retrieval: GuardStage = GuardStage(checks={"injection": "enforce"})
+    # What an enforced block does to a retrieved chunk: withhold it from the prompt, or quote it
+    # as untrusted data (kept, fenced, with a notice that instructions in it are not to be followed).
+    retrieval_hit: Literal["withhold", "quote"] = "withhold"
     output: GuardStage = GuardStage(checks={"pii": "enforce", "schema": "enforce"})
     overrides: list[GuardOverride] = Field(default_factory=list)
     pii: PiiSettings = PiiSettings()
