@@ -112,6 +112,7 @@ class Options:
     guardrails: bool = True
     # CPUs of the vLLM engine alone; the gateway and this client get the others. None: all share all.
     engine_cpus: frozenset[int] | None = None
+    stand_in_token_ms: float | None = None
 
     @property
     def other_cpus(self) -> frozenset[int] | None:
@@ -185,6 +186,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="CPUs for the vLLM engine alone, e.g. 1; the gateway and this client run on the others, so the "
         "gateway's work is not taken from the engine's (as beside a GPU engine). Default: everything shares all CPUs",
     )
+    parser.add_argument(
+        "--stand-in",
+        type=float,
+        metavar="TOKEN_MS",
+        help="run benchmarks/standin_engine.py (prose at one token per TOKEN_MS, no model) instead of vLLM, "
+        "to read the gateway's own CPU and delay; results are not written to --results",
+    )
     args = parser.parse_args(argv)
     return Options(
         rounds=args.rounds,
@@ -199,6 +207,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         auth=args.auth,
         guardrails=not args.no_guardrails,
         engine_cpus=args.engine_cpus,
+        stand_in_token_ms=args.stand_in,
     )
 
 
@@ -306,6 +315,10 @@ def engine_command(options: Options, port: int) -> list[str]:
         "--uvicorn-log-level",
         "warning",
     ]
+    if options.stand_in_token_ms is not None:
+        # No model: benchmarks/standin_engine.py streams prose at a fixed token rate (the gateway's CPU alone).
+        standin = str(REPO_ROOT / "benchmarks" / "standin_engine.py")
+        return [sys.executable, standin, "--port", str(port), "--token-ms", str(options.stand_in_token_ms)]
     return [*command, "--enforce-eager"] if options.enforce_eager else command
 
 
@@ -879,7 +892,7 @@ def report(levels: Sequence[Level], options: Options, verify_timing: VerifyTimin
     failures = [(level.concurrency, side, f) for level in levels for side in SIDES for f in level.failures(side)]
     for concurrency, side, failure in failures[:10]:
         console.print(f"[red]failed[/red] c={concurrency} {side}: {failure}")
-    if options.results:
+    if options.results and options.stand_in_token_ms is None:
         section = results_section(levels, options)
         if verify_timing is not None:
             section = section.rstrip("\n") + "\n\n" + verify_timing.markdown() + "\n"
