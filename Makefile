@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages test-idp web-assets up test lint typecheck bench lock clean
+.PHONY: install system-packages test-idp web-assets delivery-caches up test lint typecheck bench lock clean
 
 # torch comes first and alone: `torch==2.13.0` is the CPU build this machine kind keeps on disk.
 # Everything else is pinned in requirements.lock and installed without resolving, which keeps out
@@ -33,7 +33,18 @@ test-idp: system-packages $(OIDC_PROVIDER)/node_modules/.installed
 web-assets:
 	bash scripts/web-assets.sh
 
-install: system-packages web-assets $(STAMP) test-idp
+# Delivery caches, made at set-up time because they need the network: the Debian base rootfs of the
+# images (debootstrap from the Debian archive; `rm -r var/cache/containers` to remake it) and the
+# wheels of the host tools (offline-bundle/host-tools.txt) for the wheelhouse test.
+CONTAINER_BASE := var/cache/containers/suite-base-bookworm.tar
+HOST_WHEELS := var/cache/wheelhouse-host/requirements.txt
+$(CONTAINER_BASE): | system-packages
+	python3 containers/build.py base
+$(HOST_WHEELS): $(STAMP) offline-bundle/host-tools.txt
+	bash offline-bundle/host-wheels.sh var/cache/wheelhouse-host
+delivery-caches: $(CONTAINER_BASE) $(HOST_WHEELS)
+
+install: system-packages web-assets $(STAMP) test-idp delivery-caches
 
 up: install
 	$(BIN)/suite up

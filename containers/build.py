@@ -16,8 +16,11 @@ suite's source. Builds use ``--isolation chroot`` and ``--timestamp 0`` (no netw
 
 from __future__ import annotations
 
+import compileall
+import importlib.util
 import json
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -92,6 +95,14 @@ PRUNE = (
     "outlines",
     "ray",
     "pip",
+    # Development and release tools of the dev environment (lint, SBOM, playbooks).
+    "ansible",
+    "ansiblelint",
+    "ansible_compat",
+    "cyclonedx",
+    "black",
+    "yamllint",
+    "6ec57f84c680d3a3778b__mypyc",
 )
 
 
@@ -103,7 +114,9 @@ def run(*cmd: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 def image_id(ref: str) -> str | None:
     """The local image's id, or None when it is not in podman's store."""
-    found = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True)
+    found = subprocess.run(
+        ["podman", "image", "inspect", "--format", "{{.Id}}", ref], check=False, capture_output=True, text=True
+    )
     return found.stdout.strip() if found.returncode == 0 else None
 
 
@@ -131,8 +144,16 @@ def build_base() -> str:
 
 def finish_rootfs(rootfs: Path) -> None:
     """Record the OS packages (for the SBOM), then strip the package manager and shells."""
-    status = rootfs / "var/lib/dpkg/status"
-    (CACHE / "base-packages.json").write_text(json.dumps(dpkg_packages(status), indent=1), encoding="utf-8")
+    packages = dpkg_packages(rootfs / "var/lib/dpkg/status")
+    # Packages that lose files to STRIP stay listed (their metadata remains) and say so in the SBOM.
+    stripped = {"/" + rel for rel in STRIP}
+    for package in packages:
+        listing = rootfs / "var/lib/dpkg/info" / f"{package['Package']}.list"
+        if not listing.exists():
+            listing = listing.with_name(f"{package['Package']}:{package['Architecture']}.list")
+        owned = set(listing.read_text(encoding="utf-8").split("\n")) if listing.exists() else set()
+        package["Stripped"] = bool(owned & stripped)
+    (CACHE / "base-packages.json").write_text(json.dumps(packages, indent=1), encoding="utf-8")
     for rel in STRIP:
         path = rootfs / rel
         if path.is_symlink() or path.is_file():
@@ -148,7 +169,7 @@ def finish_rootfs(rootfs: Path) -> None:
         os.chown(rootfs / folder, 10001, 10001)
 
 
-def dpkg_packages(status: Path) -> list[dict[str, str]]:
+def dpkg_packages(status: Path) -> list[dict[str, str | bool]]:
     """Package, version and architecture of every installed package in a dpkg status file."""
     packages = []
     for stanza in status.read_text(encoding="utf-8").split("\n\n"):
@@ -189,6 +210,38 @@ def stage_gateway(context: Path) -> None:
                     ignore=skip_site)  # fmt: skip
     shutil.copytree(ROOT / "suite", context / "app" / "suite", copy_function=os.link,
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    # Bytecode: the layers' files all get the --timestamp mtime, so the environment's timestamp-checked
+    # .pyc files would be stale in the image, and the read-only root cannot take new ones: every start
+    # would compile torch, transformers and spaCy from source (minutes). The cached .pyc files are
+    # re-headed as unchecked-hash ones (valid whatever the mtime), the suite's own are compiled so.
+    add_bytecode(prefix / stdlib_rel, python / stdlib_rel, skip=site)
+    add_bytecode(site, python / stdlib_rel / "site-packages")
+    compileall.compile_dir(context / "app", quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    # The folders are new on every staging; a fixed mtime keeps podman's layer cache valid for them
+    # (the files are hard links: their times are the environment's own and are left alone).
+    for folder, _dirs, _files in os.walk(context):
+        os.utime(folder, (0, 0))
+
+
+def add_bytecode(source: Path, staged: Path, *, skip: Path | None = None) -> int:
+    """Copy source's cached .pyc files next to the staged modules as unchecked-hash .pyc; return how many."""
+    tag = f".{sys.implementation.cache_tag}.pyc"
+    count = 0
+    for pyc in source.rglob(f"__pycache__/*{tag}"):
+        if skip is not None and pyc.is_relative_to(skip):
+            continue
+        module = pyc.parent.parent / (pyc.name.removesuffix(tag) + ".py")
+        target = staged / pyc.relative_to(source)
+        if not module.is_file() or not (staged / module.relative_to(source)).is_file():
+            continue  # pruned, or not a plain module's bytecode
+        data = pyc.read_bytes()
+        if data[:4] != importlib.util.MAGIC_NUMBER:
+            continue
+        header = data[:4] + (1).to_bytes(4, "little") + importlib.util.source_hash(module.read_bytes())
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(header + data[16:])
+        count += 1
+    return count
 
 
 def build_gateway(version: str) -> str:
@@ -196,11 +249,13 @@ def build_gateway(version: str) -> str:
     base = build_base()
     context = CACHE / "gateway-context"
     stage_gateway(context)
-    revision = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    run("podman", "build", "--isolation", "chroot", "--timestamp", "0", "--pull=never", "--layers",
+    git = ["git", "-C", str(ROOT), "rev-parse", "HEAD"]
+    revision = subprocess.run(git, check=False, capture_output=True, text=True)
+    run("podman", "build", "--isolation", "chroot", "--timestamp", "0", "--pull=never", "--layers", "--format", "oci",
         "--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"VERSION={version}",
         "--build-arg", f"REVISION={revision.stdout.strip() or 'unknown'}",
-        "-f", str(ROOT / "containers/gateway/Containerfile"), "-t", f"{GATEWAY_TAG}:{version}", str(context))  # fmt: skip
+        "-f", str(ROOT / "containers/gateway/Containerfile"), "-t", f"{GATEWAY_TAG}:{version}",
+        str(context))  # fmt: skip
     found = image_id(f"{GATEWAY_TAG}:{version}")
     assert found is not None
     return found

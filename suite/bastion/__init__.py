@@ -8,7 +8,7 @@ which also owns the manifest format.
 
 from suite.bastion.bundle import add_signature, create_bundle
 from suite.bastion.importer import import_bundle, verify_for_install
-from suite.bastion.parts import join_parts, split_bundle
+from suite.bastion.parts import join_parts, parse_size, split_bundle
 from suite.bastion.signing import NAMESPACE, PublicKey, generate_key_pair, load_private_key, load_public_key
 from suite.bastion.store import ModelStore
 from suite.bastion.verify import TrustPolicy, VerifiedBundle, verify_bundle
@@ -26,6 +26,7 @@ __all__ = [
     "join_parts",
     "load_private_key",
     "load_public_key",
+    "parse_size",
     "split_bundle",
     "verify_bundle",
     "verify_for_install",

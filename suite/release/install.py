@@ -75,15 +75,23 @@ def installed_versions(root: Path) -> tuple[str | None, str | None]:
 
 
 def verify_release(
-    bundle: Path, policy: TrustPolicy, root: Path, *, margin_bytes: int = DISK_MARGIN_BYTES, now: datetime | None = None
+    bundle: Path,
+    policy: TrustPolicy,
+    root: Path,
+    *,
+    customer: TrustPolicy | None = None,
+    margin_bytes: int = DISK_MARGIN_BYTES,
+    now: datetime | None = None,
 ) -> tuple[VerifiedBundle, ReleaseMeta]:
     """Check bundle against the policy and the installed state at root, writing nothing.
 
     Raises BundleRefused naming the problem: signatures, tampering, truncation, a release that
     is not newer than any installed one, an expired one, one that cannot upgrade the current
-    release, or too little disk space for unpacking it.
+    release, or too little disk space for unpacking it. With ``customer``, the bundle also needs
+    that many signatures from the customer's own keys (the countersignature), besides the vendor's.
     """
     current, highest = installed_versions(root)
+    combined = _combined(policy, customer)
 
     def before_payload(manifest: Manifest) -> None:
         if manifest.kind != "suite-update" or manifest.name != RELEASE_NAME:
@@ -107,7 +115,8 @@ def verify_release(
     def sink(entry: FileEntry) -> _Keep | _Discard:
         return meta_bytes if entry.path == RELEASE_META else _Discard()
 
-    verified = verify_bundle(bundle, policy, before_payload=before_payload, sink=sink)
+    verified = verify_bundle(bundle, combined, before_payload=before_payload, sink=sink)
+    _each_party_signed(verified, policy, customer)
     try:
         meta = ReleaseMeta.model_validate_json(meta_bytes.getvalue())
     except ValidationError:
@@ -123,15 +132,53 @@ def verify_release(
     return verified, meta
 
 
-def install_release(bundle: Path, policy: TrustPolicy, root: Path, **checks: object) -> InstalledRelease:
-    """Verify bundle completely, unpack it into root/releases/<version> and make it current."""
-    verified, meta = verify_release(bundle, policy, root, **checks)  # type: ignore[arg-type]
+def _combined(vendor: TrustPolicy, customer: TrustPolicy | None) -> TrustPolicy:
+    """Both parties' keys trusted for the signature check; each party's count is checked after it."""
+    if customer is None:
+        return vendor
+    shared = {key.fingerprint for key in vendor.keys} & {key.fingerprint for key in customer.keys}
+    if shared:
+        raise BundleRefused(
+            f"a customer key is also a release key ({', '.join(sorted(shared))}): one party would sign for both"
+        )
+    return TrustPolicy(keys=vendor.keys + customer.keys, required=1)
+
+
+def _each_party_signed(verified: VerifiedBundle, vendor: TrustPolicy, customer: TrustPolicy | None) -> None:
+    """Count the vendor's and the customer's signers apart: one party's keys never stand in for the other's."""
+    if customer is None:
+        return
+    for party, wanted in (("release (vendor)", vendor), ("customer", customer)):
+        mine = {key.fingerprint for key in wanted.keys}
+        have = [signer for signer in verified.signers if signer in mine]
+        if len(have) < wanted.required:
+            raise BundleRefused(
+                f"needs {wanted.required} {party} signatures, has {len(have)}: "
+                + ("countersign it with the customer key first" if party == "customer" else "ask for a signed release")
+            )
+
+
+def install_release(
+    bundle: Path, policy: TrustPolicy, root: Path, *, customer: TrustPolicy | None = None, **checks: object
+) -> InstalledRelease:
+    """Verify bundle completely, unpack it into root/releases/<version> and make it current.
+
+    The signed manifest is kept as root/manifests/<version>.json, for ``diff`` and the audit trail.
+    """
+    verified, meta = verify_release(bundle, policy, root, customer=customer, **checks)  # type: ignore[arg-type]
     releases = root / "releases"
     staging = releases / f".{meta.version}.partial"
     if staging.exists():
         shutil.rmtree(staging)
     try:
-        again = verify_bundle(bundle, policy, sink=lambda entry: _File(staging / entry.path))
+        again = verify_bundle(
+            bundle,
+            policy
+            if customer is None
+            else TrustPolicy(policy.keys + customer.keys, policy.required + customer.required),
+            sink=lambda entry: _File(staging / entry.path),
+        )
+        _each_party_signed(again, policy, customer)
         if again.manifest_sha256 != verified.manifest_sha256:
             raise BundleRefused(f"{bundle.name} changed while it was being installed")
     except BaseException:
@@ -141,6 +188,9 @@ def install_release(bundle: Path, policy: TrustPolicy, root: Path, **checks: obj
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)
+    manifests = root / "manifests"
+    manifests.mkdir(exist_ok=True)
+    (manifests / f"{meta.version}.json").write_bytes(verified.manifest.to_bytes())
     current, _ = installed_versions(root)
     if current is not None:
         _switch(root / "previous", Path("releases") / current)
