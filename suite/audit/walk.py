@@ -111,7 +111,11 @@ class ChainWalk:
         every_records: int | None = None,
         rhythm_from: int = 0,
     ) -> None:
-        self._checkpoints = sorted(checkpoints, key=lambda c: c.seq)
+        # In signing order: by seq, and heartbeats at one seq by time.
+        self._checkpoints = sorted(checkpoints, key=lambda c: (c.seq, c.time))
+        # Key rotation: each key signs one stretch; once its successor has signed, it signs no more.
+        self._signing: tuple[str, Checkpoint] | None = None
+        self._retired: dict[str, Checkpoint] = {}
         self._next = 0
         self._trusted = trusted
         self._expected_seq = expected_seq
@@ -241,6 +245,23 @@ class ChainWalk:
         problem = checkpoint.problem(self._trusted)
         if problem is not None:
             self.fail(problem)
+            return
+        self._check_key_order(checkpoint)
+
+    def _check_key_order(self, checkpoint: Checkpoint) -> None:
+        if self._signing is None or self._signing[0] == checkpoint.key_id:
+            self._signing = (checkpoint.key_id, checkpoint)
+            return
+        successor = self._retired.get(checkpoint.key_id)
+        if successor is not None:
+            message = (
+                f"{checkpoint.named} is signed by key {checkpoint.key_id}, which {successor.named} had already"
+                f" replaced (key {successor.key_id}): a retired key signed after its rotation"
+            )
+            self.fail(Problem("checkpoint_untrusted", message, seq=checkpoint.seq))
+            return
+        self._retired[self._signing[0]] = checkpoint
+        self._signing = (checkpoint.key_id, checkpoint)
 
     def _check_hash(self, fields: dict[str, Any]) -> None:
         seq, record_id = fields["seq"], fields["record_id"]

@@ -519,3 +519,23 @@ async def test_an_export_resigned_with_an_attackers_key_is_caught(
     )
     with pytest.raises(ValueError, match="the public key file was replaced"):
         load_public_keys([fake])
+
+
+async def test_a_retired_key_signing_after_its_rotation_is_caught(trail: AuditTrail, database: Database) -> None:
+    """Someone holding the old private key after a rotation signs a head the new key should have."""
+    import asyncio
+
+    await fill(trail, 12)
+    old = trail.keys.current()
+    await asyncio.to_thread(trail.rotate_signing_key)
+    await fill(trail, 13)  # checkpoints: 10 and 12 by the old key, 22 by the new one
+    assert check(trail, database) is None
+    head = rows(database)[-1]
+    time = "2030-01-01T00:00:00.000000Z"
+    message = checkpoint_message(kind="periodic", seq=25, head_hash=head["record_hash"], time=time)
+    values = {"seq": 25, "head_hash": head["record_hash"], "time": datetime(2030, 1, 1, tzinfo=UTC), "kind": "periodic"}
+    run(database, CHECKPOINTS.insert().values(values | {"key_id": old.key_id, "signature": old.sign(message)}))
+    problem = check(trail, database)
+    assert problem is not None
+    assert problem.kind == "checkpoint_untrusted"
+    assert problem.message.startswith(f"checkpoint 25 is signed by key {old.key_id}, which checkpoint 22 had already")
