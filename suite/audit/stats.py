@@ -88,7 +88,8 @@ class AuditStats:
         start, end = utc(time_from), utc(time_to)
         width = max(1, math.ceil((end - start).total_seconds() / buckets))
         row = AuditRecordRow
-        index = ((_epoch(row.time, self._db.engine.dialect.name) - int(start.timestamp())) / width).label("bucket")
+        # Floor division: "/" would be true division in SQLAlchemy 2 and group each record on its own.
+        index = ((_epoch(row.time, self._db.engine.dialect.name) - int(start.timestamp())) // width).label("bucket")
         blocked = or_(row.status == "denied", row.details["error"].as_string() == "content_filter")
         call = and_(row.event_class == "model_request", row.action.in_(MODEL_ACTIONS))
         statement = (
@@ -104,7 +105,8 @@ class AuditStats:
         counts: dict[int, tuple[int, int, int]] = {}
         with self._db.session() as session:
             for bucket, requests, blocks, errors in session.execute(statement):
-                counts[int(bucket)] = (int(requests or 0), int(blocks or 0), int(errors or 0))
+                before = counts.get(int(bucket), (0, 0, 0))
+                counts[int(bucket)] = (before[0] + int(requests), before[1] + int(blocks), before[2] + int(errors))
         return [
             Bucket(datetime.fromtimestamp(start.timestamp() + i * width, tz=start.tzinfo), *counts.get(i, (0, 0, 0)))
             for i in range(buckets)

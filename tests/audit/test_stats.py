@@ -15,11 +15,12 @@ async def _fill(trail: AuditTrail) -> None:
         (NOW - 5 * hour, {"subject": "alice", "action": "chat.completions.open", "status": "started"}),
         (NOW - 3 * hour, {"subject": "bob", "model": "llama-70b", "prompt_tokens": 100, "completion_tokens": 50}),
         (
-            NOW - 3 * hour,
+            NOW - 3 * hour + timedelta(minutes=20),  # same bucket, not on its edge
             {"subject": "bob", "status": "error", "http_status": 400, "details": {"error": "content_filter"}},
         ),
         (NOW - 2 * hour, {"subject": "bob", "status": "error", "http_status": 502, "details": {"error": "upstream"}}),
         (NOW - 1 * hour, {"subject": "carol", "event_class": "auth", "action": "denied", "status": "denied"}),
+        (NOW - 3 * hour + timedelta(minutes=40), {"subject": "bob", "event_class": "auth", "action": "login"}),
         (NOW - 30 * hour, {"subject": "alice"}),  # before the period
     ):
         await trail.record(event(time=when, **changes))
@@ -52,7 +53,7 @@ async def test_timeline_buckets_requests_blocks_and_errors(trail: AuditTrail) ->
         (0, 0, 0),
         (1, 0, 0),  # alice (her stream's opening record is not counted)
         (0, 0, 0),
-        (2, 1, 0),  # bob's answer, and his prompt blocked by a guardrail
+        (2, 1, 0),  # bob's answer, his prompt blocked by a guardrail, his login (no model call)
         (1, 0, 1),  # bob's upstream error
         (0, 1, 0),  # carol refused by the policy
     ]

@@ -54,12 +54,27 @@
       + `${report.records_checked} records, ${report.checkpoints_checked} checkpoints.` + problem;
   }
 
+  // The chart (an SVG image drawn by the server) and the usage tables for the chosen period.
+  async function figures() {
+    const period = $("period").value;
+    const data = await Suite.json("GET", `/web/api/audit/stats?period=${period}`);
+    const total = (key) => data.timeline.reduce((sum, bucket) => sum + bucket[key], 0);
+    $("chart").alt = Suite.t("chartAlt", {requests: total("requests"), blocked: total("blocked"), errors: total("errors")});
+    $("chart").src = `/web/api/audit/chart.svg?period=${period}&lang=${Suite.current()}`;
+    const rows = (list) => list.map((u) => { const tr = document.createElement("tr"); tr.append(cell(u.key), cell(u.requests), cell(u.tokens)); return tr; });
+    $("by-user").replaceChildren(...rows(data.by_user));
+    $("by-model").replaceChildren(...rows(data.by_model));
+  }
+
   (async () => {
     Suite.setup();
     if (!(await Suite.me())) return;
     $("filters").addEventListener("submit", (event) => { event.preventDefault(); search(false); });
     $("more").addEventListener("click", () => search(true));
     $("verify").addEventListener("click", verify);
+    $("period").addEventListener("change", figures);
+    $("lang").addEventListener("change", figures);
     await search(false);
+    await figures();
   })();
 })();

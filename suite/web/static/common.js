@@ -14,7 +14,11 @@ const Suite = (() => {
       sources: "Sources", page: "page {page}", passageGone: "This passage is not available to you.",
       and: "and", maskedOne: "{list} was masked before the model saw it.",
       maskedMany: "{list} were masked before the model saw them.",
-      blocked: "Blocked by the guardrails, not sent to the model:"},
+      blocked: "Blocked by the guardrails, not sent to the model:",
+      figures: "Requests, blocks and errors", period: "Period", last24h: "last 24 hours", last7d: "last 7 days",
+      last30d: "last 30 days", usageByUser: "Usage per user", usageByModel: "Usage per model", subject: "Subject",
+      requests: "Requests", tokens: "Tokens",
+      chartAlt: "Chart over the period: {requests} requests, {blocked} blocked, {errors} errors in all."},
     de: {skip: "Zum Inhalt", "nav.chat": "Chat", "nav.audit": "Audit", "nav.admin": "Verwaltung", lang: "Sprache",
       theme: "Farbschema", logout: "Abmelden", new: "Neuer Chat", search: "Unterhaltungen durchsuchen",
       deleteAll: "Alle meine Unterhaltungen löschen", model: "Modell", prompt: "Nachricht", send: "Senden",
@@ -28,7 +32,11 @@ const Suite = (() => {
       sources: "Quellen", page: "Seite {page}", passageGone: "Diese Stelle ist für Sie nicht verfügbar.",
       and: "und", maskedOne: "{list} wurde maskiert; das Modell hat den Wert nicht gesehen.",
       maskedMany: "{list} wurden maskiert; das Modell hat die Werte nicht gesehen.",
-      blocked: "Von den Schutzregeln blockiert, nicht an das Modell gesendet:"},
+      blocked: "Von den Schutzregeln blockiert, nicht an das Modell gesendet:",
+      figures: "Anfragen, Blockierungen und Fehler", period: "Zeitraum", last24h: "letzte 24 Stunden",
+      last7d: "letzte 7 Tage", last30d: "letzte 30 Tage", usageByUser: "Nutzung je Person",
+      usageByModel: "Nutzung je Modell", subject: "Person", requests: "Anfragen", tokens: "Tokens",
+      chartAlt: "Diagramm über den Zeitraum: insgesamt {requests} Anfragen, {blocked} blockiert, {errors} Fehler."},
   };
   // The kinds of values the guardrails mask (presidio entities), singular and plural.
   const KINDS = {
