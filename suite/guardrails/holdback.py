@@ -85,9 +85,19 @@ class ValueStarts:
             at = start
             while at < hold:
                 match = pattern.search(text, at, partial=True)
-                if match is None or match.start() >= hold or match.start() == end:
+                if match is None:
                     break
                 first = match.start()
+                if not match.partial:
+                    # regex prefers a complete match to a partial one further left: look in between.
+                    earlier = next(
+                        (p for p in range(at, min(first, hold)) if pattern.fullmatch(text, p, partial=True)), None
+                    )
+                    if earlier is not None:
+                        hold = earlier
+                        break
+                if first >= hold or first == end:
+                    break
                 # A match that reaches the end may grow; one that stops short may still have a
                 # longer alternative that does ("a@b.de." + "x"): fullmatch(partial) asks exactly that.
                 if match.partial or match.end() == end or pattern.fullmatch(text, first, partial=True):

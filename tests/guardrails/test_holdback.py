@@ -50,6 +50,16 @@ def test_examples_of_what_is_held(guardrails: Guardrails) -> None:
     assert not starts.scan("no numbers here", final=True).candidate
 
 
+def test_a_value_starting_left_of_a_complete_match_is_held() -> None:
+    import regex
+
+    # regex's partial search returns the complete "9" rather than the partial "ab9" (of "ab9@x") further left.
+    starts = ValueStarts([regex.compile(r"ab\d*@x|\d")])
+    assert starts.scan("ab9").hold == 0
+    assert starts.scan("zz ab9", 1).hold == 3
+    assert starts.scan("zz ab9 ", 1).hold == 7
+
+
 def test_text_before_the_start_is_context_only(guardrails: Guardrails) -> None:
     starts = _starts(guardrails)
     # Inside a word no e-mail address starts ("\b"): the context shows the word began earlier.
