@@ -19,6 +19,7 @@ cookie (``suite.auth.browser``) and the API keeps using bearer tokens and API ke
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -68,22 +69,72 @@ router = APIRouter(prefix="/auth", tags=["browser login"])
 _SCOPE = "openid profile email"
 _NEXT = "suite_next"  # where to go after the login, kept in the login-transaction cookie
 _NO_IDP = "Browser sign-in is not available: set identity.oidc.issuer or enable identity.dev_idp."
-_UNREACHABLE = "The identity provider could not be reached or answered unusably: try again later."
+_UNREACHABLE = "The identity provider could not be reached: try again later."
 _STATE_MISMATCH = "This sign-in was not started in this browser or took too long (state mismatch): sign in again."
+_NONCE_MISMATCH = "The ID token does not belong to this sign-in (nonce mismatch): sign in again."
+# Without these the login cannot go on; authlib would raise a bare RuntimeError later.
+_REQUIRED_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
-def _idp_failures() -> tuple[type[Exception], ...]:
-    """What a broken or unreachable IdP raises through authlib: HTTP errors, unusable JSON, missing metadata."""
-    failures: list[type[Exception]] = [httpx.HTTPError, ValueError, RuntimeError]
+class IdpAnswerUnusable(Exception):
+    """The IdP answered, but not as OpenID Connect says (a discovery document naming another issuer, ...)."""
+
+
+def _http_errors(name: str) -> tuple[type[Exception], ...]:
+    # authlib's HTTP client is built on httpx2 where it is installed (it is, via openai), else on httpx.
     try:
-        # authlib's HTTP client is built on httpx2 where it is installed (it is, via openai), else on httpx.
         import httpx2
     except ImportError:  # pragma: no cover
-        return tuple(failures)
-    return (*failures, httpx2.HTTPError)
+        return (getattr(httpx, name),)
+    return (getattr(httpx, name), getattr(httpx2, name))
 
 
-_IDP_FAILURES = _idp_failures()
+# Network trouble only (connect, timeout, broken connection): the IdP is unreachable.
+_TRANSPORT_ERRORS = _http_errors("TransportError")
+# The IdP answered with an error status (authlib calls raise_for_status).
+_STATUS_ERRORS = _http_errors("HTTPStatusError")
+# What an unreachable or misbehaving IdP raises through authlib. Anything else (a RuntimeError of a
+# misconfigured client, a bug) is no IdP failure and is not turned into one: it is a 500 with a request id.
+_IDP_FAILURES: tuple[type[Exception], ...] = (
+    *_TRANSPORT_ERRORS,
+    *_STATUS_ERRORS,
+    json.JSONDecodeError,
+    IdpAnswerUnusable,
+)
+
+
+def idp_failure_message(exc: Exception) -> str:
+    """What went wrong with the IdP, for the user (no secrets: a status, a path, a named fault)."""
+    if isinstance(exc, _TRANSPORT_ERRORS):
+        return _UNREACHABLE
+    if isinstance(exc, _STATUS_ERRORS):
+        status = exc.response.status_code  # type: ignore[attr-defined]
+        path = exc.request.url.path  # type: ignore[attr-defined]
+        return f"The identity provider answered HTTP {status} for {path}: try again later."
+    if isinstance(exc, json.JSONDecodeError):
+        return "The identity provider's answer is not JSON: check identity.oidc.issuer."
+    return f"The identity provider is misconfigured: {exc}."
+
+
+async def _discover(state: BrowserLogin) -> dict[str, Any]:
+    """The IdP's discovery document, checked: an object, naming our issuer and the endpoints a login needs."""
+    try:
+        metadata: dict[str, Any] = await state.oauth.load_server_metadata()
+    except TypeError:
+        # authlib stores the parsed answer as a dict; a JSON list or string fails there.
+        raise IdpAnswerUnusable("its discovery document is not a JSON object") from None
+    if metadata.get("issuer") != state.issuer:
+        raise IdpAnswerUnusable(f"its discovery document names the issuer {str(metadata.get('issuer'))[:200]!r}")
+    missing = [name for name in _REQUIRED_METADATA if not metadata.get(name)]
+    if missing:
+        raise IdpAnswerUnusable(f"its discovery document has no {', '.join(missing)}")
+    return metadata
+
+
+def _unusable(state: BrowserLogin, exc: Exception) -> UpstreamError:
+    message = idp_failure_message(exc)
+    log.warning("identity provider unusable", issuer=state.issuer, error=message, cause=type(exc).__name__)
+    return UpstreamError(message)
 
 
 class SessionInfo(BaseModel):
@@ -107,13 +158,10 @@ async def login(request: Request, next_path: Annotated[str | None, Query(alias="
     if state.oauth is None:
         return failure_response(request, AuthenticationFailed(_NO_IDP))
     try:
-        metadata = await state.oauth.load_server_metadata()
-        if metadata.get("issuer") != state.issuer:
-            raise ValueError(f"the discovery document names the issuer {metadata.get('issuer')!r}")
+        await _discover(state)
         response: Response = await state.oauth.authorize_redirect(request, external_url(request, "/auth/callback"))
     except _IDP_FAILURES as exc:
-        log.warning("identity provider unusable", issuer=state.issuer, error=str(exc) or type(exc).__name__)
-        return failure_response(request, UpstreamError(_UNREACHABLE))
+        return failure_response(request, _unusable(state, exc))
     request.session[_NEXT] = target
     return response
 
@@ -223,10 +271,11 @@ async def _complete_login(state: BrowserLogin, request: Request) -> tuple[Princi
     except OAuthError as exc:
         raise AuthenticationFailed(f"The identity provider did not accept the sign-in ({exc.error}).") from None
     except JoseError as exc:
-        raise AuthenticationFailed(f"The identity provider's ID token is invalid ({exc.error}).") from None
+        if "'nonce'" in str(exc.description):
+            raise AuthenticationFailed(_NONCE_MISMATCH) from None
+        raise AuthenticationFailed(f"The identity provider's ID token is invalid ({exc}).") from None
     except _IDP_FAILURES as exc:
-        log.warning("identity provider unusable", issuer=state.issuer, error=str(exc) or type(exc).__name__)
-        raise UpstreamError(_UNREACHABLE) from None
+        raise _unusable(state, exc) from None
     claims, id_token = token.get("userinfo"), token.get("id_token")
     if not isinstance(claims, dict) or not isinstance(id_token, str):
         raise AuthenticationFailed("The identity provider sent no ID token: the client needs the 'openid' scope.")
@@ -290,7 +339,7 @@ async def _userinfo(state: BrowserLogin, token: dict[str, Any]) -> dict[str, Any
     try:
         answer = await state.oauth.userinfo(token=token)
     except _IDP_FAILURES as exc:
-        raise AuthenticationFailed(f"the userinfo endpoint failed ({str(exc)[:200] or type(exc).__name__})") from None
+        raise AuthenticationFailed(f"the userinfo endpoint failed ({idp_failure_message(exc)})") from None
     if not isinstance(answer, dict):
         raise AuthenticationFailed("the userinfo endpoint sent no JSON object")
     return dict(answer)
@@ -301,7 +350,7 @@ async def _end_session_url(state: BrowserLogin, request: Request, session: WebSe
     if state.oauth is None:
         return None
     try:
-        metadata = await state.oauth.load_server_metadata()
+        metadata = await _discover(state)
         if not metadata.get("end_session_endpoint"):
             return None
         # The state is not checked on return (the root page is no callback); the IdP echoes it back.
@@ -313,7 +362,7 @@ async def _end_session_url(state: BrowserLogin, request: Request, session: WebSe
         )
     except _IDP_FAILURES as exc:
         # The local session is gone already; the IdP's own session ends when it next expires.
-        log.warning("identity provider logout skipped", issuer=state.issuer, error=str(exc) or type(exc).__name__)
+        log.warning("identity provider logout skipped", issuer=state.issuer, error=idp_failure_message(exc))
         return None
     url: str = logout["url"]
     return url

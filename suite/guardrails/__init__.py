@@ -16,6 +16,7 @@ from suite.lazy import lazy_names
 
 if TYPE_CHECKING:
     from suite.guardrails.chunks import GuardrailChunkScreen
+    from suite.guardrails.content import content_text, with_content_text
     from suite.guardrails.inspect import inspect_text
     from suite.guardrails.llamaguard import LlamaGuard, SafetyVerdict, parse_verdict
     from suite.guardrails.pii import Masked, PiiEntity, PiiMasker, Vault
@@ -40,15 +41,19 @@ __all__ = [
     "StreamGuard",
     "Vault",
     "Verdict",
+    "content_text",
     "inspect_text",
     "parse_verdict",
     "requested_schema",
     "violation",
+    "with_content_text",
 ]
 
 __getattr__ = lazy_names(
     __name__,
     {
+        "content_text": "content",
+        "with_content_text": "content",
         "violation": "schema",
         "requested_schema": "schema",
         "inspect_text": "inspect",

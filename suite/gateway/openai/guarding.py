@@ -25,8 +25,10 @@ from suite.guardrails import (
     StreamGuard,
     Vault,
     Verdict,
+    content_text,
     requested_schema,
     violation,
+    with_content_text,
 )
 from suite.serving import Answer, UpstreamReply
 
@@ -81,15 +83,17 @@ class RequestGuard:
             return body.model_copy(update={"prompt": screened.text})
         self._schema = requested_schema(body.response_format)
         messages = [m.model_copy() for m in body.messages]
-        users = [m for m in messages if m.role == "user" and isinstance(m.content, str)]
-        others = [m for m in messages if m.role != "user" and isinstance(m.content, str) and m.content]
+        # String content and content parts alike: the text parts are what the model reads.
+        texts = {id(m): content_text(m.content) for m in messages}
+        users = [m for m in messages if m.role == "user" and texts[id(m)] is not None]
+        others = [m for m in messages if m.role != "user" and texts[id(m)]]
         # Other turns (system, earlier answers) may hold PII too; injection is judged on user turns.
         pii_only: tuple[GuardCheck, ...] = ("injection", "llamaguard")
         for batch, skip in ((users, ()), (others, pii_only)):
-            results = await self._screen([str(m.content) for m in batch], "input", skip=skip)
+            results = await self._screen([str(texts[id(m)]) for m in batch], "input", skip=skip)
             for message, result in zip(batch, results, strict=True):
-                message.content = result.text
-        self._prompt = str(users[-1].content) if users else None
+                message.content = with_content_text(message.content, result.text)
+        self._prompt = content_text(users[-1].content) if users else None
         return body.model_copy(update={"messages": messages})
 
     def masked_header(self) -> dict[str, str]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response as StarletteResponse
+from starlette.routing import Route
 
 from tests.auth.login.flow import (
     LOGIN_COOKIE,
@@ -15,7 +21,7 @@ from tests.auth.login.flow import (
     sign_in,
     submit_credentials,
 )
-from tests.support import free_port
+from tests.support import ServerThread, free_port, running
 
 
 def test_secure_cookie_always_marks_both_cookies_secure(tmp_path: Path) -> None:
@@ -70,3 +76,53 @@ def test_roles_only_the_access_token_carries_count(tmp_path: Path) -> None:
 
     assert me["roles"] == ["employee"]
     assert me["groups"] == ["finance"]
+
+
+def _broken_idp(status: int, body: bytes, *, content_type: str = "application/json") -> Starlette:
+    """An IdP that answers its discovery URL with the given status and body."""
+
+    async def discovery(request: StarletteRequest) -> StarletteResponse:
+        return StarletteResponse(body, status_code=status, media_type=content_type)
+
+    return Starlette(routes=[Route("/idp/.well-known/openid-configuration", discovery)])
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "says"),
+    [
+        (500, b'{"error": "boom"}', "answered HTTP 500 for /idp/.well-known/openid-configuration"),
+        (200, b"<html>a portal login page</html>", "answer is not JSON"),
+        (200, b'["not", "an", "object"]', "discovery document is not a JSON object"),
+        (200, b'{"issuer": "http://elsewhere.example/idp"}', "names the issuer 'http://elsewhere.example/idp'"),
+    ],
+    ids=["http-500", "not-json", "not-an-object", "another-issuer"],
+)
+def test_an_idp_answering_unusably_is_named_not_called_unreachable(
+    tmp_path: Path, status: int, body: bytes, says: str
+) -> None:
+    with running(_broken_idp(status, body)) as idp:
+        issuer = f"{idp.url}/idp"
+        identity = {"oidc": {"issuer": issuer, "client_id": "suite-web"}, "dev_idp": {"enabled": False}}
+        with serve_gateway(tmp_path, identity=identity) as gateway:
+            answer = httpx.get(f"{gateway.url}/auth/login", trust_env=False)
+
+    assert answer.status_code == 502
+    message = answer.json()["error"]["message"]
+    assert says in message
+    assert "could not be reached" not in message
+
+
+def test_a_discovery_document_without_endpoints_names_them(tmp_path: Path) -> None:
+    port = free_port()  # the document names the server's own URL, so the port is chosen first
+    issuer = f"http://127.0.0.1:{port}/idp"
+    document = json.dumps({"issuer": issuer, "token_endpoint": f"{issuer}/token"}).encode()
+    idp = ServerThread(_broken_idp(200, document), port=port).start()
+    try:
+        identity = {"oidc": {"issuer": issuer, "client_id": "suite-web"}, "dev_idp": {"enabled": False}}
+        with serve_gateway(tmp_path, identity=identity) as gateway:
+            answer = httpx.get(f"{gateway.url}/auth/login", trust_env=False)
+    finally:
+        idp.stop()
+
+    assert answer.status_code == 502
+    assert "has no authorization_endpoint, jwks_uri" in answer.json()["error"]["message"]
