@@ -38,6 +38,7 @@ from suite.gateway.middleware import RequestContextMiddleware
 from suite.gateway.openai.router import router as openai_router
 from suite.gateway.rag import admin_router as rag_admin_router
 from suite.gateway.rag import router as rag_router
+from suite.gateway.records import ContentRecorder
 from suite.guardrails import GuardrailChunkScreen, Guardrails
 from suite.rag import RagService
 from suite.registry import ModelRegistry
@@ -148,6 +149,7 @@ def _services(
         audit=AuditTrail(settings.audit, database, data_dir=settings.data_dir),
         siem=SiemForwarder(settings.audit.siem, database, data_dir=settings.data_dir),
         started_at=time.time(),
+        content=ContentRecorder(settings.audit, guardrails),
         guardrails=guardrails,
         rag=rag,
     )

@@ -22,6 +22,7 @@ from suite.config import Settings
 from suite.db import Database
 from suite.embeddings import EmbeddingService
 from suite.errors import AuthenticationFailed, PermissionDenied
+from suite.gateway.records import ContentRecorder
 from suite.guardrails import Guardrails
 from suite.rag import RagService
 from suite.serving import ModelCatalog, Relay
@@ -49,6 +50,8 @@ class Services:
     # Forwards committed audit records to the SIEMs in audit.siem (none configured: does nothing).
     siem: SiemForwarder
     started_at: float
+    # What every route's audit record keeps of the content (suite.gateway.records).
+    content: ContentRecorder
     # Fire-and-forget work (e.g. the record of a stream the client abandoned), kept referenced until done.
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     # The guardrail pipeline (loaded in the lifespan); None: no guardrails (tools that need none).
@@ -63,10 +66,6 @@ async def get_services(request: Request) -> Services:
     """The services the lifespan handed to this request (its state), for the narrow dependencies below."""
     services: Services = getattr(request.state, SERVICES_STATE)
     return services
-
-
-# The whole bag: only the chat and completion routes still take it, for the model call's stages.
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def _part(name: str) -> Callable[[Request], Awaitable[Any]]:
@@ -90,6 +89,7 @@ GuardrailsDep = Annotated[Guardrails | None, Depends(_part("guardrails"))]
 RagDep = Annotated[RagService | None, Depends(_part("rag"))]
 BackgroundDep = Annotated[set[asyncio.Task[Any]], Depends(_part("background"))]
 StartedAtDep = Annotated[float, Depends(_part("started_at"))]
+ContentDep = Annotated[ContentRecorder, Depends(_part("content"))]
 AuthenticatorDep = Annotated[Authenticator, Depends(_part("authenticator"))]
 
 

@@ -47,7 +47,10 @@ class StreamTap(Protocol):
     ends with that error instead of ``[DONE]``.
     """
 
-    strip_usage: bool
+    @property
+    def strip_usage(self) -> bool:
+        """Whether the usage event is taken out of what the client gets (it did not ask for it)."""
+        ...
 
     async def observe(self, piece: bytes) -> bytes: ...
 

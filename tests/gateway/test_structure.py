@@ -92,3 +92,39 @@ def test_requests_get_the_parts_the_lifespan_handed_them(app_settings: Settings)
     app.include_router(probe)
     with TestClient(app) as client:
         assert client.get("/probe-parts").json() == {"same": True}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+    return names
+
+
+def test_the_relay_stays_below_the_gateway() -> None:
+    # Finding 2: the serving layer called up into the chat service on every chunk.
+    upward = {
+        f"{path.relative_to(REPO)}: {name}"
+        for path in sorted((SUITE / "serving").rglob("*.py"))
+        for name in _imports(path)
+        if name.startswith(("suite.gateway", "suite.web"))
+    }
+    assert upward == set()
+
+
+def test_the_stream_tap_has_one_small_adapter() -> None:
+    # Only one class implements the relay's tap, and it is the adapter, not a stage doing everything.
+    tap_methods = {"observe", "usage", "finish", "abandon"}
+    implementations = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                methods = {n.name for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+                if tap_methods <= methods:
+                    implementations.append((str(path.relative_to(REPO)), node.name, len(methods)))
+    adapters = [(path, name) for path, name, _ in implementations if not path.startswith("suite/serving/")]
+    assert adapters == [("suite/gateway/openai/tap.py", "RelayTap")]
+    assert all(count <= 7 for _, _, count in implementations)

@@ -12,21 +12,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from suite.audit import AuditFilters, AuditQuery, AuditRecord, AuditTrail, apply_content_policy
+from suite.audit import AuditFilters, AuditQuery, AuditRecord, AuditTrail
 from suite.auth import Policy, Principal
-from suite.config import Settings
 from suite.db import Database
 from suite.errors import InvalidRequest, SuiteError
 from suite.gateway.deps import (
     AuditDep,
+    ContentDep,
     DatabaseDep,
     PolicyDep,
     PrincipalDep,
     RequestIdDep,
-    SettingsDep,
     require_principal,
 )
-from suite.gateway.records import request_event
+from suite.gateway.records import ContentRecorder, request_event
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(require_principal)])
 
@@ -54,7 +53,7 @@ class AuditAccess:
     policy: Policy
     audit: AuditTrail
     database: Database
-    settings: Settings
+    content: ContentRecorder
 
     async def record(
         self, request: Request, principal: Principal, request_id: str, action: str, details: dict[str, Any]
@@ -73,17 +72,17 @@ class AuditAccess:
         )
         await self.audit.record(event)
 
-    def details(self, filters: AuditFilters) -> dict[str, Any]:
+    async def details(self, filters: AuditFilters) -> dict[str, Any]:
         """The filters as the access record keeps them."""
         # The search text is content too: it is kept as the content policy says, like prompts.
         details = filters.describe()
         if filters.text is not None:
-            details["text"] = apply_content_policy(self.settings.audit.content, filters.text)
+            details["text"] = await self.content.keep(self.content.policy_for(route="audit", model=None), filters.text)
         return details
 
 
-async def _access(policy: PolicyDep, audit: AuditDep, database: DatabaseDep, settings: SettingsDep) -> AuditAccess:
-    return AuditAccess(policy, audit, database, settings)
+async def _access(policy: PolicyDep, audit: AuditDep, database: DatabaseDep, content: ContentDep) -> AuditAccess:
+    return AuditAccess(policy, audit, database, content)
 
 
 AccessDep = Annotated[AuditAccess, Depends(_access)]
@@ -105,7 +104,7 @@ async def search_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> JSONResponse:
     """Records matching the filters, newest first, a page at a time (follow ``next_cursor``)."""
-    await access.record(request, principal, request_id, "audit.query", access.details(filters))
+    await access.record(request, principal, request_id, "audit.query", await access.details(filters))
     query = AuditQuery(access.database)
     page = await access.database.workers.run(query.search, filters, cursor=cursor, limit=limit)
     return _json(AuditEventList.model_construct(data=page.records, next_cursor=page.next_cursor))
@@ -136,7 +135,7 @@ async def export_events(
     so that the file verifies on its own (`suite audit verify --export FILE`)."""
     if filters.time_to and filters.time_from and filters.time_to <= filters.time_from:
         raise InvalidRequest("time_to must be after time_from.", param="time_to")
-    details = {**access.details(filters), "format": format}
+    details = {**await access.details(filters), "format": format}
     await access.record(request, principal, request_id, "audit.export", details)
     lines = AuditQuery(access.database).export(filters, keys=access.audit.keys, fmt=format)
     media_type = "application/x-ndjson" if format == "jsonl" else "text/csv"

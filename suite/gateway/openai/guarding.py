@@ -1,4 +1,4 @@
-"""The guardrails around one model call: the glue between ``ModelCall`` and the pipeline.
+"""Stages 2 and 5 of a model request (``pipeline``): the guardrails around it, the glue to ``suite.guardrails``.
 
 Input: every turn's PII is masked (reversibly, with the request's vault), user turns are
 checked for injection and by Llama Guard. Output: the answer is masked, judged and, when
@@ -13,8 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from suite.audit import apply_content_policy
-from suite.config import ContentPolicy, GuardCheck
+from suite.config import GuardCheck
 from suite.errors import ContentBlocked, GuardrailUnavailable, OutputSchemaViolation, error_envelope
 from suite.gateway.openai.protocol import ChatCompletionRequest, CompletionRequest
 from suite.guardrails import (
@@ -54,20 +53,10 @@ class RequestGuard:
         """The verdicts so far, as the audit record keeps them (findings only; clean checks are left out)."""
         return [v.as_record() for v in self._verdicts if v.outcome != "allow" or v.name == "llamaguard"]
 
-    async def audit_text(self, policy: ContentPolicy, text: str | None) -> str | None:
-        """A prompt or answer as the audit record keeps it under ``policy``.
-
-        "masked" puts placeholders in place of PII, masked on a worker thread (presidio takes
-        milliseconds, which would stall every other stream on the event loop) and once per
-        text; without a PII masker it falls back to a hash rather than the clear text.
-        """
-        pii = self._guardrails.pii if self._guardrails is not None else None
-        if policy != "masked" or text is None or pii is None:
-            return apply_content_policy(policy, text)
-        if text not in self._masked:
-            assert self._guardrails is not None
-            self._masked[text] = await self._guardrails.presidio_pool.run(pii.mask_text, text)
-        return self._masked[text]
+    @property
+    def masked_texts(self) -> dict[str, str]:
+        """Texts the guardrails already masked (text -> masked), so the audit record need not mask them again."""
+        return self._masked
 
     # ---- input ---------------------------------------------------------------------------
 

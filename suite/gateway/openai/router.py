@@ -9,21 +9,21 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 
-from suite.audit import apply_content_policy, content_policy_for
 from suite.gateway.deps import (
     AuditDep,
     CatalogDep,
+    ContentDep,
     EmbeddingsDep,
     PolicyDep,
     PrincipalDep,
     QuotasDep,
     RagDep,
     RequestIdDep,
-    ServicesDep,
     SettingsDep,
     StartedAtDep,
     require_principal,
 )
+from suite.gateway.openai.pipeline import ModelCallsDep
 from suite.gateway.openai.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -35,8 +35,7 @@ from suite.gateway.openai.protocol import (
     ModelCard,
     ModelList,
 )
-from suite.gateway.openai.service import ModelCall
-from suite.gateway.rag.chat import RAG_ALIAS_PREFIX, Grounding, rag_target
+from suite.gateway.rag.chat import RAG_ALIAS_PREFIX, rag_target
 from suite.gateway.records import request_event
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -82,7 +81,8 @@ async def list_models(
 async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
-    services: ServicesDep,
+    calls: ModelCallsDep,
+    settings: SettingsDep,
     principal: PrincipalDep,
     request_id: RequestIdDep,
 ) -> Response:
@@ -91,25 +91,20 @@ async def chat_completions(
     With ``collections`` (or the model ``rag:<collection>``) the answer is grounded in those
     knowledge collections and carries ``citations``.
     """
-    rag = rag_target(services.settings, body)
-    call = await ModelCall.admit(
-        services, request, principal, rag.model if rag else body.model, action="chat.completions", request_id=request_id
-    )
-    grounding = Grounding.of(services.rag, principal, body, rag) if rag is not None else None
-    return await call.forward(body, grounding=grounding)
+    target = rag_target(settings, body)
+    return await calls.handle(request, principal, body, action="chat.completions", request_id=request_id, target=target)
 
 
 @router.post("/completions", response_model=None)
 async def completions(
     body: CompletionRequest,
     request: Request,
-    services: ServicesDep,
+    calls: ModelCallsDep,
     principal: PrincipalDep,
     request_id: RequestIdDep,
 ) -> Response:
     """Text completion (legacy API), streamed when ``stream`` is true."""
-    call = await ModelCall.admit(services, request, principal, body.model, action="completions", request_id=request_id)
-    return await call.forward(body)
+    return await calls.handle(request, principal, body, action="completions", request_id=request_id)
 
 
 @router.post("/embeddings", response_model=EmbeddingResponse)
@@ -120,7 +115,7 @@ async def embeddings(
     policy: PolicyDep,
     quotas: QuotasDep,
     audit: AuditDep,
-    settings: SettingsDep,
+    content: ContentDep,
     principal: PrincipalDep,
     request_id: RequestIdDep,
 ) -> EmbeddingResponse:
@@ -132,7 +127,8 @@ async def embeddings(
     inputs = [body.input] if isinstance(body.input, str) else body.input
     result = await encoders.embed(body.model, inputs)
     await quotas.charge_tokens(principal, result.prompt_tokens)
-    content = content_policy_for(settings.audit, route="embeddings", model=model.name)
+    policy_kept = content.policy_for(route="embeddings", model=model.name)
+    prompt = await content.keep(policy_kept, "\n".join(inputs))
     await audit.record(
         request_event(
             request,
@@ -147,8 +143,8 @@ async def embeddings(
             http_status=200,
             prompt_tokens=result.prompt_tokens,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
-            content_policy=content,
-            prompt=apply_content_policy(content, "\n".join(inputs)),
+            content_policy=policy_kept,
+            prompt=prompt,
         )
     )
     data = [

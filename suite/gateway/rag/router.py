@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from suite.audit import apply_content_policy, content_policy_for
 from suite.errors import PermissionDenied
 from suite.gateway.deps import (
     AuditDep,
+    ContentDep,
     PrincipalDep,
     QuotasDep,
     RagDep,
@@ -36,6 +36,7 @@ async def retrieve(
     rag: RagDep,
     quotas: QuotasDep,
     audit: AuditDep,
+    content: ContentDep,
     settings: SettingsDep,
     principal: PrincipalDep,
     request_id: RequestIdDep,
@@ -48,7 +49,8 @@ async def retrieve(
     found = await rag.retrieve(
         principal, body.query, body.collections, top_k=body.top_k, document_ids=body.document_ids
     )
-    content = content_policy_for(settings.audit, route="retrieval", model=None)
+    policy_kept = content.policy_for(route="retrieval", model=None)
+    query = await content.keep(policy_kept, body.query)
     await audit.record(
         request_event(
             request,
@@ -65,8 +67,8 @@ async def retrieve(
             verdicts=found.verdicts,
             http_status=200,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
-            content_policy=content,
-            prompt=apply_content_policy(content, body.query),
+            content_policy=policy_kept,
+            prompt=query,
         )
     )
     items = [
