@@ -21,6 +21,9 @@ def test_adam_creates_and_revokes_a_key(sign_in: Callable[..., Visit], web_gatew
     row = page.locator("#keys tr", has_text="build-bot")
     expect(row).to_contain_text("active")
     page.screenshot(path=web_gateway.screenshots / "admin-en.png", full_page=True)
+    page.select_option("#lang", "de")
+    expect(page.locator("h1")).to_have_text("Verwaltung")
+    page.screenshot(path=web_gateway.screenshots / "admin-de.png", full_page=True)
     # The key works on the API, and stops working once revoked.
     assert page.request.get(f"{web_gateway.url}/v1/models", headers={"Authorization": f"Bearer {key}"}).status == 200
     row.locator("button.revoke").click()
