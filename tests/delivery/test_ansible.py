@@ -56,6 +56,7 @@ def test_single_node_install_and_rollback_run_against_a_folder(tmp_path: Path) -
     quadlet = (tmp_path / "quadlets" / "suite-gateway.container").read_text(encoding="utf-8")
     assert "Pull=never" in quadlet
     assert "ReadOnly=true" in quadlet
+    assert 'HealthCmd=["/opt/python/bin/python3.11"' in quadlet
     # A replayed older release fails the play at the verify step, before anything changes.
     replay = playbook(*common, "-e", f"suite_bundle={bundles[0]}", "site.yml")
     assert replay.returncode != 0
