@@ -17,13 +17,10 @@ from starlette.types import Receive, Scope, Send
 from suite.gateway import create_app, services_of
 from suite.serving import EngineProcess
 from tests.support import (
-    ALLOW_AUDIT,
-    ALLOW_EMPLOYEES,
     DEV_KEY,
     MODEL,
     SYSTEM,
     ServerThread,
-    free_port,
     gateway_settings,
     ready,
     running,
@@ -138,20 +135,6 @@ def test_an_injection_in_content_parts_is_refused_before_the_model(proxied: tupl
     assert reply.status_code == 400, reply.text
     assert reply.json()["error"]["code"] == "content_filter"
     assert proxy.sent == []
-
-
-@pytest.fixture(scope="module")
-def check_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    # No model needed for the check route: the backend address leads nowhere.
-    grant = {"name": "employees-check", "roles": ["employee"], "routes": ["guardrails"]}
-    settings = gateway_settings(
-        Path(tmp_path_factory.mktemp("guard-gw")),
-        backends=[f"http://127.0.0.1:{free_port()}"],
-        identity={"policy": [ALLOW_EMPLOYEES, ALLOW_AUDIT, grant]},
-    )
-    server = ServerThread(create_app(settings, manage_engines=False)).start()
-    yield server
-    server.stop()
 
 
 def test_check_route_reports_each_check(check_gateway: ServerThread) -> None:

@@ -7,15 +7,11 @@ never content_filter).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
-from suite.gateway import create_app
 from suite.guardrails.evaluation import CARRIERS
-from tests.support import ALLOW_AUDIT, ALLOW_EMPLOYEES, DEV_KEY, ServerThread, free_port, gateway_settings
+from tests.support import DEV_KEY, ServerThread
 
 HEADERS = {"Authorization": f"Bearer {DEV_KEY}"}
 BLOCKED = {
@@ -35,19 +31,6 @@ ALLOWED = {
 }
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
-    grant = {"name": "employees-check", "roles": ["employee"], "routes": ["guardrails"]}
-    settings = gateway_settings(
-        Path(tmp_path_factory.mktemp("issue18-gw")),
-        backends=[f"http://127.0.0.1:{free_port()}"],
-        identity={"policy": [ALLOW_EMPLOYEES, ALLOW_AUDIT, grant]},
-    )
-    server = ServerThread(create_app(settings, manage_engines=False)).start()
-    yield server
-    server.stop()
-
-
 def _check(gateway: ServerThread, text: str) -> dict[str, object]:
     response = httpx.post(f"{gateway.url}/v1/guardrails/check", json={"text": text}, headers=HEADERS, timeout=60)
     assert response.status_code == 200, response.text
@@ -62,24 +45,24 @@ def _chat(gateway: ServerThread, text: str) -> httpx.Response:
 
 
 @pytest.mark.parametrize("name", sorted(BLOCKED))
-def test_the_attacks_are_blocked_by_the_check_route_and_in_chat(gateway: ServerThread, name: str) -> None:
+def test_the_attacks_are_blocked_by_the_check_route_and_in_chat(check_gateway: ServerThread, name: str) -> None:
     text = BLOCKED[name]
-    assert _check(gateway, text)["outcome"] == "block"
-    response = _chat(gateway, text)
+    assert _check(check_gateway, text)["outcome"] == "block"
+    response = _chat(check_gateway, text)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "content_filter"
 
 
-def test_the_smuggled_instruction_is_decoded_and_named(gateway: ServerThread) -> None:
-    verdict = _check(gateway, BLOCKED["tag-smuggled german"])
+def test_the_smuggled_instruction_is_decoded_and_named(check_gateway: ServerThread) -> None:
+    verdict = _check(check_gateway, BLOCKED["tag-smuggled german"])
     assert any("(tags)" in rule for rule in verdict["details"]["rules"])  # type: ignore[index]
 
 
 @pytest.mark.parametrize("name", sorted(ALLOWED))
-def test_questions_about_the_terms_are_allowed(gateway: ServerThread, name: str) -> None:
+def test_questions_about_the_terms_are_allowed(check_gateway: ServerThread, name: str) -> None:
     text = ALLOWED[name]
-    assert _check(gateway, text)["outcome"] != "block"
-    response = _chat(gateway, text)
+    assert _check(check_gateway, text)["outcome"] != "block"
+    response = _chat(check_gateway, text)
     # Allowed by the screen: the request goes on to the (absent) backend.
     assert response.status_code != 400, response.text
     assert "content_filter" not in response.text
