@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+from machine import machine_line  # benchmarks/ is on sys.path: run as a script
 
 from suite.audit import AuditEvent, AuditFilters, AuditQuery, AuditTrail
 from suite.audit.chain import format_time
@@ -252,7 +252,7 @@ def main() -> None:
     args = parser.parse_args()
     lines = [
         f"- Command: `.venv/bin/python benchmarks/audit_store.py {' '.join(sys.argv[1:])}`",
-        f"- Machine: {os.cpu_count()} CPUs; date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {machine_line()}; date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         "| Database | Producers | Records/s | Records per commit | record() p50 / p99 ms | Checkpoints |",
         "|---|---:|---:|---:|---:|---:|",

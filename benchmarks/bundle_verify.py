@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from machine import machine_line  # benchmarks/ is on sys.path: run as a script
 from results_file import replace_section  # benchmarks/ is on sys.path: run as a script
 
 BIN = Path(sys.executable).parent
@@ -105,8 +105,7 @@ def report(rows: list[dict[str, float]], command: str, rounds: int) -> str:
         "`openssl dgst -sha256` of the same files is shown as the fastest hashing on this machine.",
         "",
         f"- Command: `{command}`",
-        f"- Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GIB:.1f} GiB memory",
+        f"- Machine: {machine_line()}",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         "| Payload GiB | Create s | sha256sum MiB/s | verify MiB/s | Ratio verify/sha256sum | openssl MiB/s "

@@ -30,13 +30,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from machine import machine_line  # benchmarks/ is on sys.path: run as a script
 from results_file import replace_section  # benchmarks/ is on sys.path: run as a script
 
 SECTION = "## CLI start (commands that need no model)"
 TARGET_S = 1.5
 TARGETED = ("suite --help", "suite hash-key x", "suite audit verify --export FILE")
-# SIMD and crypto flags of the CPU, for the machine line (hashing and Ed25519 speed depend on them).
-_FLAGS = ("sse4_2", "avx", "avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "sha_ni", "aes")
 
 
 def entry(module: str, *args: str) -> list[str]:
@@ -98,20 +97,6 @@ def commands(export: Path, public: Path) -> dict[str, list[str]]:
     }
 
 
-def cpu_line() -> str:
-    """CPU model and its SIMD/crypto flags, from /proc/cpuinfo."""
-    fields: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return "unknown CPU"
-    present = set(fields.get("flags", "").split())
-    flags = " ".join(flag for flag in _FLAGS if flag in present) or "none of " + " ".join(_FLAGS)
-    return f"{fields.get('model name', 'unknown CPU')}; flags: {flags}"
-
-
 def measure(named: dict[str, list[str]], rounds: int) -> dict[str, list[tuple[float, float]]]:
     """Alternating rounds: the baseline, then each command, rounds times (after one unmeasured round)."""
     baseline = [sys.executable, "-c", "pass"]
@@ -128,7 +113,6 @@ def measure(named: dict[str, list[str]], rounds: int) -> dict[str, list[tuple[fl
 def results_section(times: dict[str, list[tuple[float, float]]], rounds: int, load: str) -> str:
     """The Markdown section for RESULTS.md."""
     base = statistics.median(wall for wall, _ in times["python -c pass"])
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     command = shlex.join([os.path.relpath(sys.executable), *sys.argv])
     lines = [
         SECTION,
@@ -138,7 +122,7 @@ def results_section(times: dict[str, list[tuple[float, float]]], rounds: int, lo
         "unmeasured round. The export is 30 records with 3 checkpoints and its signed end line.",
         "",
         f"- Command: `{command}`",
-        f"- Machine: {os.cpu_count()} CPUs ({cpu_line()}), {memory:.1f} GiB memory, shared with other work",
+        f"- Machine: {machine_line()} (at the end), shared with other work",
         f"- Load average (1 min) before the run: {load}",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",

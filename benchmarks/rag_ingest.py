@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import random
 import statistics
 import tempfile
@@ -38,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import machine_line  # benchmarks/ is on sys.path: run as a script
 
 from suite.auth import Policy, Principal
 from suite.config import PolicyRule, RagCollectionSettings, Settings
@@ -201,8 +200,7 @@ async def main(args: argparse.Namespace) -> str:
             "",
             f"- Command: `.venv/bin/python benchmarks/rag_ingest.py --docs {args.docs} --rounds {args.rounds} "
             f"--sizes {args.sizes} --queries {args.queries}`",
-            f"- Machine: {os.cpu_count()} CPUs ({platform.machine()}), all-MiniLM-L6-v2 on CPU, "
-            "Qdrant Edge (embedded), shared with other sessions",
+            f"- Machine: {machine_line()}; all-MiniLM-L6-v2 on CPU, Qdrant Edge (embedded), shared with other sessions",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             "",
             f"Ingest of {args.docs} Markdown documents ({len(texts)} chunks of <= 200 tokens), median of {args.rounds} "

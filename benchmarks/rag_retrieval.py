@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import machine_line  # benchmarks/ is on sys.path: run as a script
 from qdrant_client import models
 
 from suite.config import Settings
@@ -112,6 +113,7 @@ def main() -> None:
         store.optimize("kb")
         optimize_s = time.perf_counter() - started
         queries, qorigin = mix(args.queries)
+        print(f"Machine: {machine_line()}")
         print(
             f"chunks={args.chunks} dim={dim} upsert={upsert_s:.1f}s ({args.chunks / upsert_s:.0f}/s) "
             f"optimize={optimize_s:.1f}s"

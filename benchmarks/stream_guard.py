@@ -21,13 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
 import re
 import statistics
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from machine import machine_line  # benchmarks/ is on sys.path: run as a script
 
 from suite.config import GuardrailSettings
 from suite.guardrails import Guardrails, PiiMasker, StreamGuard, Vault
@@ -85,20 +86,6 @@ async def one_answer(pii: PiiMasker, pieces: list[bytes], *, prefix: bool) -> tu
     return cpu, spans.calls, "".join(guard.sent.values())
 
 
-def machine_line() -> str:
-    model, flags = "unknown CPU", []
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        model = re.search(r"model name\s*:\s*(.+)", info).group(1).strip()  # type: ignore[union-attr]
-        flags = re.search(r"flags\s*:\s*(.+)", info).group(1).split()  # type: ignore[union-attr]
-    except (OSError, AttributeError):
-        pass
-    simd = [f for f in flags if f in ("avx", "avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")]
-    import os
-
-    return f"{os.cpu_count()} CPUs ({model}; {', '.join(simd) or 'no AVX'}), Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--answers", type=int, default=30, help="answers per way and text")
@@ -129,7 +116,6 @@ def main() -> None:
                 after[0][1],
             )
         )
-    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
     lines = [
         "| Answer (64 tokens) | Word hold CPU ms p50 | Prefix test CPU ms p50 | Ratio"
         " | presidio calls before / after |",
@@ -146,7 +132,7 @@ def main() -> None:
             "\n## Stream guard alone (CPU per streamed 64-token answer)\n\n"
             "- Command: `.venv/bin/python benchmarks/stream_guard.py"
             f" --answers {args.answers} --results {args.results}`\n"
-            f"- Machine: {machine_line()}; load average {' '.join(load)} at the end (other work running)\n"
+            f"- Machine: {machine_line()} at the end (other work running)\n"
             f"- Date: {when}\n\n{table}\n"
         )
         with args.results.open("a", encoding="utf-8") as out:
