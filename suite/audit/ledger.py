@@ -46,8 +46,9 @@ _INSERT_CHECKPOINT = insert(_CHECKPOINTS)
 _COPY_RECORDS = f"COPY audit_records ({', '.join(RECORD_FIELDS)}) FROM STDIN"
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # periodic: records came (every checkpoint_every_records, or checkpoint_every_s after the last one);
-# heartbeat: none came for checkpoint_every_s, the same head signed again at a new time.
-CheckpointKind = Literal["periodic", "heartbeat", "purge_anchor"]
+# heartbeat: none came for checkpoint_every_s, the same head signed again at a new time;
+# key_retired: the outgoing key's last signature at a key rotation (it may sign nothing after it).
+CheckpointKind = Literal["periodic", "heartbeat", "purge_anchor", "key_retired"]
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,21 @@ def checkpoint_if_due(
     head.checkpoint_seq, head.checkpoint_at = head.seq, now
     session.execute(_MOVE_HEAD, {"checkpoint_seq": head.seq, "checkpoint_at": now})
     return True
+
+
+def sign_key_retirement(
+    session: Session, head: ChainHead, *, keys: KeyRing, now: datetime, heads: HeadLog | None
+) -> None:
+    """Sign the head with the current key as that key's last checkpoint (before a rotation).
+
+    Retirement is stated by the outgoing key itself, so verify can refuse anything it signs later
+    while other keys (another replica's, say) sign on undisturbed.
+    """
+    write_checkpoint(
+        session, keys=keys, kind="key_retired", seq=head.seq, head_hash=head.record_hash, now=now, heads=heads
+    )
+    head.checkpoint_seq, head.checkpoint_at = head.seq, now
+    session.execute(_MOVE_HEAD, {"checkpoint_seq": head.seq, "checkpoint_at": now})
 
 
 def write_checkpoint(

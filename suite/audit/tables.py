@@ -73,7 +73,7 @@ class AuditCheckpointRow(Base):
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     key_id: Mapped[str] = mapped_column(String(16))
     signature: Mapped[str] = mapped_column(String(128))  # hex of the 64-byte Ed25519 signature
-    kind: Mapped[str] = mapped_column(String(16))  # "periodic" | "purge_anchor"
+    kind: Mapped[str] = mapped_column(String(16))  # suite.audit.ledger.CheckpointKind
 
 
 class LegalHoldRow(Base):

@@ -24,7 +24,7 @@ from suite.audit.chain import prepare
 from suite.audit.events import AuditEvent
 from suite.audit.heads import HeadLog
 from suite.audit.keys import KeyRing, SigningKey, checkpoint_dir_of, key_dir_of
-from suite.audit.ledger import append, checkpoint_if_due, describe_error, lock_head
+from suite.audit.ledger import append, checkpoint_if_due, describe_error, lock_head, sign_key_retirement
 from suite.audit.retention import PurgeReport, purge
 from suite.config import AuditSettings
 from suite.db import Database
@@ -135,8 +135,15 @@ class AuditTrail:
             )
 
     def rotate_signing_key(self) -> SigningKey:
-        """Sign the head with the outgoing key, then make a new key current (old public keys stay)."""
-        self.checkpoint(force=True)
+        """Sign the head with the outgoing key as its retirement, then make a new key current.
+
+        Old public keys stay, so older checkpoints keep verifying; a checkpoint the retired key
+        signs after its retirement fails verification.
+        """
+        with self.database.sessions.begin() as session:
+            now = datetime.now(UTC)
+            head = lock_head(session, now=now)
+            sign_key_retirement(session, head, keys=self.keys, now=now, heads=self.heads)
         return self.keys.rotate()
 
     def purge(self, now: datetime | None = None, *, dry_run: bool = False, actor: str = "system") -> PurgeReport:

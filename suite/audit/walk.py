@@ -113,8 +113,8 @@ class ChainWalk:
     ) -> None:
         # In signing order: by seq, and heartbeats at one seq by time.
         self._checkpoints = sorted(checkpoints, key=lambda c: (c.seq, c.time))
-        # Key rotation: each key signs one stretch; once its successor has signed, it signs no more.
-        self._signing: tuple[str, Checkpoint] | None = None
+        # Key rotation: a key's "key_retired" checkpoint is its last; key id -> that checkpoint.
+        # (Several keys may sign side by side: each gateway replica has its own.)
         self._retired: dict[str, Checkpoint] = {}
         self._next = 0
         self._trusted = trusted
@@ -249,19 +249,16 @@ class ChainWalk:
         self._check_key_order(checkpoint)
 
     def _check_key_order(self, checkpoint: Checkpoint) -> None:
-        if self._signing is None or self._signing[0] == checkpoint.key_id:
-            self._signing = (checkpoint.key_id, checkpoint)
-            return
-        successor = self._retired.get(checkpoint.key_id)
-        if successor is not None:
+        retirement = self._retired.get(checkpoint.key_id)
+        if retirement is not None:
             message = (
-                f"{checkpoint.named} is signed by key {checkpoint.key_id}, which {successor.named} had already"
-                f" replaced (key {successor.key_id}): a retired key signed after its rotation"
+                f"{checkpoint.named} is signed by key {checkpoint.key_id}, which {retirement.named} had retired:"
+                " a retired key signed after its rotation"
             )
             self.fail(Problem("checkpoint_untrusted", message, seq=checkpoint.seq))
             return
-        self._retired[self._signing[0]] = checkpoint
-        self._signing = (checkpoint.key_id, checkpoint)
+        if checkpoint.kind == "key_retired":
+            self._retired[checkpoint.key_id] = checkpoint
 
     def _check_hash(self, fields: dict[str, Any]) -> None:
         seq, record_id = fields["seq"], fields["record_id"]

@@ -528,7 +528,7 @@ async def test_a_retired_key_signing_after_its_rotation_is_caught(trail: AuditTr
     await fill(trail, 12)
     old = trail.keys.current()
     await asyncio.to_thread(trail.rotate_signing_key)
-    await fill(trail, 13)  # checkpoints: 10 and 12 by the old key, 22 by the new one
+    await fill(trail, 13)  # checkpoints: 10 and 12 (its retirement) by the old key, 22 by the new one
     assert check(trail, database) is None
     head = rows(database)[-1]
     time = "2030-01-01T00:00:00.000000Z"
@@ -538,4 +538,4 @@ async def test_a_retired_key_signing_after_its_rotation_is_caught(trail: AuditTr
     problem = check(trail, database)
     assert problem is not None
     assert problem.kind == "checkpoint_untrusted"
-    assert problem.message.startswith(f"checkpoint 25 is signed by key {old.key_id}, which checkpoint 22 had already")
+    assert problem.message.startswith(f"checkpoint 25 is signed by key {old.key_id}, which checkpoint 12 had retired")

@@ -24,6 +24,7 @@ import openai
 import pytest
 import yaml
 
+from suite.config import DEV_API_KEY_SHA256
 from suite.serving import EngineProcess
 from tests.support import DEV_KEY, MODEL, REPO, SYSTEM, free_port, ready, wait_until
 
@@ -98,6 +99,8 @@ def container(loaded: tuple[str, dict[str, Any]], vllm_engine: EngineProcess, tm
     os.chown(data, SUITE_UID, SUITE_UID)
     settings = {
         "logging": {"level": "warning"},
+        # The container reads only this file: the development key is configured here, as in config/suite.yaml.
+        "auth": {"static_api_keys": [{"name": "dev", "sha256": DEV_API_KEY_SHA256, "roles": ["employee"]}]},
         "serving": {"models": [{"name": MODEL, "engines": 0, "backends": [vllm_engine.backend.url]}]},
         "embeddings": {"models": [{"name": "all-minilm-l6-v2"}]},
     }
