@@ -101,6 +101,16 @@ def container(loaded: tuple[str, dict[str, Any]], vllm_engine: EngineProcess, tm
         "logging": {"level": "warning"},
         # The container reads only this file: the development key is configured here, as in config/suite.yaml.
         "auth": {"static_api_keys": [{"name": "dev", "sha256": DEV_API_KEY_SHA256, "roles": ["employee"]}]},
+        "identity": {
+            "policy": [
+                {
+                    "name": "employees-use-models",
+                    "roles": ["employee"],
+                    "routes": ["chat", "embeddings"],
+                    "models": ["*"],
+                }
+            ]
+        },
         "serving": {"models": [{"name": MODEL, "engines": 0, "backends": [vllm_engine.backend.url]}]},
         "embeddings": {"models": [{"name": "all-minilm-l6-v2"}]},
     }
