@@ -26,17 +26,7 @@ router = APIRouter(prefix="/web/api/audit", tags=["web"], include_in_schema=Fals
 @router.post("/verify")
 async def verify(request: Request, web: WebDep, principal: WebPrincipalDep) -> dict[str, Any]:
     """Verify the whole stored chain; the report names the first bad record, if any."""
-    decision = web.gateway.policy.require(principal, "audit")  # PermissionDenied (audited) for anyone else
-    await web.gateway.audit.record(
-        audit_event(
-            request,
-            principal,
-            event_class="audit_access",
-            action="audit.verify",
-            decision="allow",
-            decision_rule=decision.rule,
-        )
-    )
+    await _allowed(request, web, principal, "audit.verify")
     settings = web.settings
     trusted = KeyRing(key_dir_of(settings.audit, settings.data_dir)).public_keys()
     report = await asyncio.to_thread(verify_database, web.gateway.database, trusted)
@@ -48,7 +38,10 @@ PERIODS = {"24h": (timedelta(hours=24), 24), "7d": (timedelta(days=7), 28), "30d
 PeriodQuery = Annotated[Literal["24h", "7d", "30d"], Query()]
 
 
-async def _allowed(request: Request, web: WebContext, principal: Principal, action: str, period: str) -> None:
+async def _allowed(
+    request: Request, web: WebContext, principal: Principal, action: str, details: dict[str, Any] | None = None
+) -> None:
+    """Refuse anyone without the audit route (PermissionDenied, audited); record the access otherwise."""
     decision = web.gateway.policy.require(principal, "audit")  # PermissionDenied (audited) for anyone else
     await web.gateway.audit.record(
         audit_event(
@@ -58,7 +51,7 @@ async def _allowed(request: Request, web: WebContext, principal: Principal, acti
             action=action,
             decision="allow",
             decision_rule=decision.rule,
-            details={"period": period},
+            details=details or {},
         )
     )
 
@@ -77,7 +70,7 @@ async def stats(
     request: Request, web: WebDep, principal: WebPrincipalDep, period: PeriodQuery = "24h"
 ) -> dict[str, Any]:
     """Requests, blocks and errors over the period, and usage (calls, tokens) per user and per model."""
-    await _allowed(request, web, principal, "audit.stats", period)
+    await _allowed(request, web, principal, "audit.stats", {"period": period})
     start, end, buckets = _window(period)
     figures = AuditStats(web.gateway.database)
     run = web.gateway.database.workers.run
@@ -110,7 +103,7 @@ async def chart(
     lang: Annotated[Literal["en", "de"], Query()] = "en",
 ) -> Response:
     """The chart of requests, blocks and errors over the period, as an SVG image."""
-    await _allowed(request, web, principal, "audit.chart", period)
+    await _allowed(request, web, principal, "audit.chart", {"period": period})
     start, end, buckets = _window(period)
     timeline = await web.gateway.database.workers.run(
         AuditStats(web.gateway.database).timeline, start, end, buckets=buckets
