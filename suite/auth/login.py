@@ -6,8 +6,9 @@ state, redeems the code and validates the ID token (signature, ``iss``, ``aud`` 
 id, ``exp``, nonce). Roles and groups are read from the sources ``identity.oidc.login.roles_from``
 names: the ID token, the access token (validated like any bearer token, ``OidcVerifier``) and the
 userinfo endpoint; which source gave what goes into the login's audit record. The authorization
-and token requests carry ``resource`` (RFC 8707), ``audience`` and extra scopes when configured,
-so an IdP that needs them issues the access token for the suite. The user then gets a session
+request carries every configured ``resource`` (RFC 8707), the token request the first of them (the
+suite's own), both the ``audience`` and the extra scopes when configured, so an IdP that needs them
+issues the access token for the suite. The user then gets a session
 cookie (``suite.auth.browser``) and the API keeps using bearer tokens and API keys.
 
     GET  /auth/login?next=/path   to the IdP; back to next (a local path) afterwards
@@ -401,15 +402,15 @@ def install_browser_login(
 def _oauth_client(settings: Settings, issuer: str) -> Any:
     """authlib's Starlette client for our IdP, configured from its discovery document on first use."""
     oidc = settings.identity.oidc
-    extra = _target_params(oidc)
+    authorize, token = _target_params(oidc)
     return OAuth().register(
         name="suite",
         client_id=oidc.client_id,
         client_secret=oidc.client_secret.get_secret_value() if oidc.client_secret else None,
         server_metadata_url=issuer.rstrip("/") + "/.well-known/openid-configuration",
-        # Sent on the authorization request and again on the token request (RFC 8707 2.1 and 2.2).
-        authorize_params=extra or None,
-        access_token_params=extra or None,
+        # On the authorization request and again on the token request (RFC 8707 2.1 and 2.2).
+        authorize_params=authorize or None,
+        access_token_params=token or None,
         client_kwargs={
             "scope": " ".join([_SCOPE, *oidc.login.extra_scopes]),
             "code_challenge_method": "S256",
@@ -422,7 +423,18 @@ def _oauth_client(settings: Settings, issuer: str) -> Any:
     )
 
 
-def _target_params(oidc: OidcSettings) -> dict[str, str]:
-    """The resource (RFC 8707) and audience (Auth0) parameters the login's requests carry, where set."""
-    params = {"resource": oidc.login.resource, "audience": oidc.login.audience}
-    return {name: value for name, value in params.items() if value}
+def _target_params(oidc: OidcSettings) -> tuple[dict[str, str | list[str]], dict[str, str]]:
+    """The resource (RFC 8707) and audience (Auth0) parameters of the authorization and the token request.
+
+    The authorization request names every configured resource (a repeated parameter), the token
+    request the first alone: the access token the login reads is the suite's.
+    """
+    login = oidc.login
+    authorize: dict[str, str | list[str]] = {}
+    token: dict[str, str] = {}
+    if login.resource:
+        authorize["resource"] = login.resource
+        token["resource"] = login.resource[0]
+    if login.audience:
+        authorize["audience"] = token["audience"] = login.audience
+    return authorize, token

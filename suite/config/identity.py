@@ -85,15 +85,19 @@ class IntrospectionSettings(Section):
 
 
 RoleSource = Literal["id_token", "access_token", "userinfo"]
+# A URI scheme, then anything but white space (RFC 3986 3.1).
+_ABSOLUTE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
 
 
 class BrowserLoginSettings(Section):
     """What the browser login asks the IdP for, and where a session's roles come from."""
 
-    # RFC 8707 resource indicator sent on the authorization and the token request, so the access
-    # token is issued for the suite (oidc-provider, PingFederate, Entra ID v1, Keycloak with the
-    # audience mapper need none). None: not sent.
-    resource: str | None = None
+    # RFC 8707 resource indicators (one, or a list), so the access token is issued for the suite
+    # (oidc-provider, PingFederate, AD FS, Entra ID v1; Keycloak with the audience mapper needs none).
+    # All of them go on the authorization request (the grant covers each); the token request names
+    # the first alone, the suite's own: the access token the login reads is for it (RFC 8707 2.2;
+    # many IdPs issue one audience per access token). Empty: none sent.
+    resource: list[str] = Field(default_factory=list)
     # Auth0's non-standard audience parameter, sent on both requests too. None: not sent.
     audience: str | None = None
     # Scopes asked for besides "openid profile email": an API's scope ("api://suite/.default" on
@@ -104,6 +108,22 @@ class BrowserLoginSettings(Section):
     # issuer's bearer checks (audience included); userinfo: the IdP's userinfo endpoint, called with
     # the access token, its sub must be the ID token's.
     roles_from: list[RoleSource] = ["id_token", "access_token"]  # noqa: RUF012
+
+    @field_validator("resource", mode="before")
+    @classmethod
+    def _one_or_more_resources(cls, value: object) -> object:
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("resource")
+    @classmethod
+    def _resources_are_absolute_uris(cls, value: list[str]) -> list[str]:
+        for resource in value:
+            # RFC 8707 2: an absolute URI without a fragment ("urn:suite:api", "https://suite.example.org").
+            if not _ABSOLUTE_URI.match(resource) or "#" in resource:
+                raise ValueError(f"resource: {resource!r} is no absolute URI without a fragment (RFC 8707)")
+        return list(dict.fromkeys(value))
 
     @field_validator("extra_scopes")
     @classmethod

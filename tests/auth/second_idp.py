@@ -65,6 +65,8 @@ class SecondIdp:
         introspection_key: RSAKey,
         groups: dict[str, list[str]],
         accounts: dict[str, dict[str, Any]] | None = None,
+        extra_claims: dict[str, dict[str, Any]] | None = None,
+        token_ttl_s: int = 600,
     ) -> None:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
@@ -73,6 +75,9 @@ class SecondIdp:
         self._introspection_key = introspection_key
         self._groups = groups
         self._accounts = accounts or {}
+        # Access-token claims besides groups, per client or account id (e.g. a namespaced roles claim).
+        self._extra_claims = extra_claims or {}
+        self._token_ttl_s = token_ttl_s
         # Further clients (e.g. a login client), registered before start.
         self.clients: list[dict[str, Any]] = []
         self._process: subprocess.Popen[bytes] | None = None
@@ -86,6 +91,8 @@ class SecondIdp:
             "resources": RESOURCES,
             "groups": self._groups,
             "accounts": self._accounts,
+            "extraClaims": self._extra_claims,
+            "tokenTtl": self._token_ttl_s,
             "clients": [*self._clients(), *self.clients],
         }
         path = self._dir / "config.json"

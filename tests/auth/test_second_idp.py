@@ -7,6 +7,7 @@ issuer, typ, revoked tokens and bad introspection credentials.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from suite.auth import Authenticator, StaticKeyAuthenticator, TokenIssuers
 from suite.auth.introspection import INACTIVE
 from suite.config import AuthSettings, OidcSettings, StaticApiKey
 from suite.errors import AuthenticationFailed
-from tests.auth.jwks_server import FakeIdp, claims_for, mint, rsa_key
+from tests.auth.jwks_server import FakeIdp, claims_for, header_of, mint, rsa_key
 from tests.auth.second_idp import (
     INTROSPECTOR,
     INTROSPECTOR_JWT,
@@ -135,7 +136,7 @@ async def test_rotated_key_accepted_on_first_request(client: httpx.AsyncClient, 
         await principal(tokens, idp.token())
         idp.restart(signing=[new, old])  # the IdP signs with the new key at once
         token = idp.token()
-        assert '"kid":"rot-2"' in _header(token)
+        assert header_of(token)["kid"] == "rot-2"
         assert (await principal(tokens, token)).subject == "svc-reporting"
     finally:
         idp.close()
@@ -168,6 +169,25 @@ async def test_introspection_answers_are_cached(client: httpx.AsyncClient, secon
     for _ in range(2):
         with pytest.raises(AuthenticationFailed, match=INACTIVE):
             await principal(tokens, unknown)
+
+
+async def test_a_cached_introspection_answer_never_outlives_the_token(
+    client: httpx.AsyncClient, introspection_key: RSAKey
+) -> None:
+    idp = SecondIdp(signing=[rsa_key("short-1")], introspection_key=introspection_key, groups=GROUPS, token_ttl_s=2)
+    idp.start()
+    try:
+        introspection = {"client_id": INTROSPECTOR[0], "client_secret": INTROSPECTOR[1], "cache_ttl_s": 300}
+        settings = oidc(idp.issuer, validation="both", leeway_s=0, introspection=introspection)
+        tokens = TokenIssuers.from_settings([settings], client)
+        token = idp.token(OPAQUE_RESOURCE)
+        assert (await principal(tokens, token)).subject == "svc-reporting"
+        await asyncio.sleep(3)
+        # cache_ttl_s is 300, but the answer is kept only until the token's exp.
+        with pytest.raises(AuthenticationFailed, match=r"Token expired|Token not active"):
+            await principal(tokens, token)
+    finally:
+        idp.close()
 
 
 async def test_introspection_with_private_key_jwt(
@@ -217,10 +237,3 @@ async def test_authenticator_takes_unknown_static_credentials_for_opaque_tokens(
     )
     with pytest.raises(AuthenticationFailed, match="Invalid API key"):
         await plain.authenticate(f"Bearer {second_idp.token(OPAQUE_RESOURCE)}")
-
-
-def _header(token: str) -> str:
-    import base64
-
-    part = token.split(".", maxsplit=1)[0]
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()

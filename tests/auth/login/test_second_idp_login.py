@@ -17,11 +17,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from suite.audit import AuditFilters, AuditQuery
+from suite.config import BrowserLoginSettings
 from tests.auth.jwks_server import rsa_key
 from tests.auth.login.flow import WEB_SECRET, Gateway, serve_gateway
-from tests.auth.second_idp import JWT_RESOURCE, SecondIdp, harness_installed, login_client, sign_in
+from tests.auth.second_idp import (
+    JWT_RESOURCE,
+    OTHER_RESOURCE,
+    SecondIdp,
+    harness_installed,
+    login_client,
+    sign_in,
+)
 
 # Groups only the access tokens carry (extraTokenClaims); the ID token and userinfo have the account's own.
 GROUPS = {"alice": ["suite-admins"]}
@@ -108,3 +117,33 @@ def test_without_the_resource_the_access_token_is_opaque_and_roles_come_from_use
         "access_token": {"skipped": "the access token is opaque, not a JWT"},
         "userinfo": ["employee"],
     }
+
+
+def test_several_resources_are_all_asked_for_and_the_token_is_for_the_first(tmp_path: Path) -> None:
+    login = {"resource": [JWT_RESOURCE, OTHER_RESOURCE], "extra_scopes": ["api"], "roles_from": ["access_token"]}
+    query, me, record = signed_in_as_alice(tmp_path, login)
+
+    # RFC 8707: the authorization request repeats the parameter; the grant covers both resources.
+    assert query["resource"] == [JWT_RESOURCE, OTHER_RESOURCE]
+    # The token request names the first alone (oidc-provider refuses several there): a JWT for the suite.
+    assert (me["roles"], record["roles_from"]) == (["admin"], {"access_token": ["admin"]})
+
+
+def test_the_first_resource_decides_whose_access_token_the_login_reads(tmp_path: Path) -> None:
+    login = {"resource": [OTHER_RESOURCE, JWT_RESOURCE], "extra_scopes": ["api"], "roles_from": ["access_token"]}
+    query, me, record = signed_in_as_alice(tmp_path, login)
+
+    assert query["resource"] == [OTHER_RESOURCE, JWT_RESOURCE]
+    # The access token is for the other API (aud other): it gives the suite no roles, and the record says why.
+    assert me["roles"] == []
+    assert "audience mismatch: expected 'suite'" in record["roles_from"]["access_token"]["skipped"]
+
+
+def test_resource_settings_take_one_uri_or_a_list_of_absolute_uris() -> None:
+    assert BrowserLoginSettings(resource="urn:suite:api").resource == ["urn:suite:api"]
+    assert BrowserLoginSettings(resource=None).resource == []
+    both = ["https://suite.example.org/api", "urn:suite:api", "urn:suite:api"]
+    assert BrowserLoginSettings(resource=both).resource == both[:2]
+    for wrong in ("suite", "https://suite.example.org/api#x", "urn:suite api"):
+        with pytest.raises(ValidationError, match="no absolute URI without a fragment"):
+            BrowserLoginSettings(resource=wrong)

@@ -1,7 +1,8 @@
 // A second, independent OpenID provider for the identity tests: panva's certified oidc-provider,
 // on loopback only. Usage: node server.mjs CONFIG.json; prints "ready" once it listens.
 // CONFIG: {port, jwks: {keys: [private JWKs]}, clients: [...], resources: {uri: resource server info},
-//          groups: {clientId or accountId: [names]}, accounts: {id: {claims}}}
+//          groups: {clientId or accountId: [names]}, extraClaims: {clientId or accountId: {claim: value}},
+//          accounts: {id: {claims}}, tokenTtl: seconds a client-credentials token lives (600)}
 import fs from 'node:fs';
 import Provider, { errors } from 'oidc-provider';
 
@@ -34,11 +35,20 @@ const provider = new Provider(issuer, {
   },
   claims: { openid: ['sub'], profile: ['name', 'groups'] },
   extraTokenClaims: (ctx, token) => {
-    const groups = (config.groups || {})[token.accountId || token.clientId];
-    return groups ? { groups } : undefined;
+    const id = token.accountId || token.clientId;
+    const groups = (config.groups || {})[id];
+    // Further claims by name, e.g. a namespaced one as Auth0 issues ("https://example.com/roles").
+    return { ...(groups ? { groups } : {}), ...((config.extraClaims || {})[id] || {}) };
   },
   pkce: { required: () => true },
-  ttl: { AccessToken: 600, ClientCredentials: 600, IdToken: 600, Grant: 600, Interaction: 600, Session: 600 },
+  ttl: {
+    AccessToken: 600,
+    ClientCredentials: config.tokenTtl || 600,
+    IdToken: 600,
+    Grant: 600,
+    Interaction: 600,
+    Session: 600,
+  },
   cookies: { keys: ['suite-tests-only'] },
 });
 
