@@ -89,6 +89,10 @@ class EdgeBackend:
     def __init__(self, root: Path, lock: IO[str]) -> None:
         self.root = root
         self._lock = lock
+        # The dense HNSW walk's beam, and exact (brute-force) search instead: benchmarks/rag_retrieval.py
+        # sweeps them against exact numpy search; the suite keeps HNSW_EF.
+        self.hnsw_ef = HNSW_EF
+        self.exact = False
         self._shards: dict[str, edge.EdgeShard] = {}
         self._guard = threading.Lock()
 
@@ -205,7 +209,7 @@ class EdgeBackend:
     ) -> tuple[Found, bool]:
         shard = self._shard(name)
         readable = edge_filter(where)
-        params = edge.SearchParams(hnsw_ef=HNSW_EF)
+        params = edge.SearchParams(hnsw_ef=self.hnsw_ef, exact=self.exact)
         nearest = edge.Query.Nearest(dense, using=DENSE)
         if not hybrid:
             request = edge.QueryRequest(limit=limit, query=nearest, filter=readable, with_payload=True, params=params)
