@@ -120,11 +120,17 @@ def test_without_the_resource_the_access_token_is_opaque_and_roles_come_from_use
 
 
 def test_several_resources_are_all_asked_for_and_the_token_is_for_the_first(tmp_path: Path) -> None:
-    login = {"resource": [JWT_RESOURCE, OTHER_RESOURCE], "extra_scopes": ["api"], "roles_from": ["access_token"]}
+    login = {
+        "resource": [JWT_RESOURCE, OTHER_RESOURCE],
+        "audience": "suite",  # Auth0's parameter: sent along, other providers ignore it
+        "extra_scopes": ["api"],
+        "roles_from": ["access_token"],
+    }
     query, me, record = signed_in_as_alice(tmp_path, login)
 
     # RFC 8707: the authorization request repeats the parameter; the grant covers both resources.
     assert query["resource"] == [JWT_RESOURCE, OTHER_RESOURCE]
+    assert query["audience"] == ["suite"]
     # The token request names the first alone (oidc-provider refuses several there): a JWT for the suite.
     assert (me["roles"], record["roles_from"]) == (["admin"], {"access_token": ["admin"]})
 
