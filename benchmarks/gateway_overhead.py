@@ -1,7 +1,7 @@
 """Gateway overhead: streaming chat through the suite gateway against the same vLLM engine directly.
 
 Starts one vLLM engine and one gateway (``suite up`` with the settings of
-config/suite.yaml, auth and all, and the engine as its external backend), then sends
+suite/config/embedded.yaml, auth and all, and the engine as its external backend), then sends
 identical streaming chat requests of exactly ``--tokens`` tokens (``ignore_eos``) both
 ways, in alternating rounds per concurrency level. Reports throughput (output tokens/s),
 the gateway/direct ratio, time to first token (TTFT) with what the gateway adds, and the
@@ -52,7 +52,7 @@ from rich.table import Table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "var/models/smollm2-135m-instruct"
-DEFAULT_BASE_CONFIG = REPO_ROOT / "config/suite.yaml"
+DEFAULT_BASE_CONFIG = REPO_ROOT / "suite/config/embedded.yaml"  # the embedded default
 MODEL_NAME = "smollm2-135m-instruct"
 HOST = "127.0.0.1"
 
@@ -68,7 +68,7 @@ OFFLINE_ENV = {"VLLM_NO_USAGE_STATS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_
 ENGINE_ENV = {**OFFLINE_ENV, "VLLM_CPU_KVCACHE_SPACE": "2"}
 
 RESULTS_HEADING = "## Gateway overhead (streaming chat)"
-# The service client of config/suite.yaml's dev IdP, for --auth token.
+# The service client of the embedded default's dev IdP, for --auth token.
 TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET = "svc-batch", "svc-batch-dev-secret"
 RESULTS_PREAMBLE = (
     "# Benchmark results\n\n"

@@ -24,7 +24,7 @@ from suite.rag.cli import collections_app, ingest, rag_app
 if TYPE_CHECKING:
     from suite.audit import AuditTrail
     from suite.auth import ApiKeyStore
-    from suite.config import Settings
+    from suite.config import DevIdpClient, Settings
 
 app = typer.Typer(name="suite", help="The air-gapped AI suite.", no_args_is_help=True, add_completion=False)
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
@@ -39,7 +39,7 @@ app.add_typer(rag_app, name="rag")
 app.command()(ingest)
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
+    Path | None, typer.Option("--config", "-c", help="Settings file (default: the embedded demo configuration).")
 ]
 
 
@@ -160,11 +160,23 @@ def token(
     username: Annotated[str, typer.Argument(help="A user of identity.dev_idp.users.")],
     config: ConfigOption = None,
     client_id: Annotated[str, typer.Option(help="The client the token is for.")] = "suite-cli",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Sign with the dev IdP keys of this data directory (default ./var).")
+    ] = None,
+    gateway: Annotated[
+        str | None,
+        typer.Option(help="Ask the dev IdP of the gateway running at this URL (http://127.0.0.1:18080) over HTTP."),
+    ] = None,
 ) -> None:
-    """Print an access token from the development IdP, for curl and the OpenAI SDK."""
-    from suite.auth import DevIdpKeys, mint_access_token
+    """Print an access token from the development IdP, for curl and the OpenAI SDK.
 
-    settings = _settings(config)
+    Without --gateway the token is signed here with the keys under the data directory, for the
+    gateway address in the settings; with --gateway the running gateway's dev IdP issues it (a
+    login as the user, with the password from identity.dev_idp.users), so it fits that gateway
+    whatever its --data-dir and --port.
+    """
+    overrides: dict[str, Any] = {"data_dir": data_dir} if data_dir is not None else {}
+    settings = _settings(config, **overrides)
     idp = settings.identity.dev_idp
     if not idp.enabled:
         typer.secho("The development IdP is not enabled (identity.dev_idp.enabled).", err=True, fg=typer.colors.RED)
@@ -174,6 +186,16 @@ def token(
         known = ", ".join(u.username for u in idp.users)
         typer.secho(f"No dev IdP user {username!r}; known users: {known}.", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
+    client = next((c for c in idp.clients if c.client_id == client_id), None)
+    if client is None:
+        known = ", ".join(c.client_id for c in idp.clients)
+        typer.secho(f"No dev IdP client {client_id!r}; known clients: {known}.", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    if gateway is not None:
+        typer.echo(_token_from_gateway(gateway, username, user.password.get_secret_value(), client))
+        return
+    from suite.auth import DevIdpKeys, mint_access_token
+
     issuer = settings.oidc_issuer
     assert issuer is not None
     keys = DevIdpKeys.load_or_create(settings.data_dir / "dev-idp")
@@ -181,6 +203,20 @@ def token(
     typer.echo(
         mint_access_token(idp, keys, issuer=issuer, audience=audience, user=user, client_id=client_id, scope="openid")
     )
+
+
+def _token_from_gateway(gateway: str, username: str, password: str, client: DevIdpClient) -> str:
+    from suite.auth import DevIdpRequestFailed, request_access_token
+
+    if not gateway.startswith(("http://", "https://")):
+        message = f"--gateway takes the gateway's URL, e.g. http://127.0.0.1:8080 (not {gateway!r})."
+        typer.secho(message, err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    try:
+        return request_access_token(f"{gateway.rstrip('/')}/idp", username=username, password=password, client=client)
+    except DevIdpRequestFailed as exc:
+        typer.secho(str(exc), err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
 
 
 @app.command("dev-idp")
@@ -204,7 +240,10 @@ def dev_idp(
     issuer = f"http://{idp.host}:{listen_port}"
     typer.secho(f"Development identity provider, NOT for production: {issuer}", err=True, fg=typer.colors.YELLOW)
     app_ = create_dev_idp_app(
-        idp, issuer=issuer, audience=settings.identity.oidc.audience, state_dir=settings.data_dir / "dev-idp"
+        settings.dev_idp_on_gateway,  # path-only redirect URIs are on the gateway's address and port
+        issuer=issuer,
+        audience=settings.identity.oidc.audience,
+        state_dir=settings.data_dir / "dev-idp",
     )
     uvicorn.run(app_, host=idp.host, port=listen_port, log_config=None, access_log=False)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import suite.config
 from suite.cli import app
-from suite.config import ConfigError, load_settings
+from suite.config import EMBEDDED_CONFIG_PATH, ConfigError, load_settings
 from suite.gateway import create_app
 from tests.support import REPO
 
@@ -21,7 +22,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_shipped_files_load() -> None:
-    default = load_settings(REPO / "config" / "suite.yaml")
+    default = load_settings(EMBEDDED_CONFIG_PATH)
     example = load_settings(REPO / "config" / "suite.example.yaml")
     assert default.serving.models[0].aliases == ["default"]
     assert example.gateway.port == 8080
@@ -68,9 +69,39 @@ def test_duplicate_alias_refused(tmp_path: Path) -> None:
 
 def test_production_refuses_the_dev_idp_and_the_documented_dev_key() -> None:
     with pytest.raises(ConfigError, match="development IdP cannot run in production"):
-        load_settings(REPO / "config" / "suite.yaml", mode="production")
+        load_settings(EMBEDDED_CONFIG_PATH, mode="production")
     with pytest.raises(ConfigError, match="documented development key"):
-        load_settings(REPO / "config" / "suite.yaml", mode="production", identity={"dev_idp": {"enabled": False}})
+        load_settings(EMBEDDED_CONFIG_PATH, mode="production", identity={"dev_idp": {"enabled": False}})
+
+
+def test_without_a_file_the_embedded_default_is_read_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "suite.yaml").write_text("gateway: {port: 9999}\n")  # a stray file is not read
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings == load_settings(EMBEDDED_CONFIG_PATH)
+    assert [model.name for model in settings.serving.models] == ["smollm2-135m-instruct"]
+    assert settings.identity.dev_idp.enabled
+    assert settings.gateway.port == 8080
+    # The embedded default is package data: it lies inside the package, not in the checkout's config/.
+    assert EMBEDDED_CONFIG_PATH.parent == Path(suite.config.__file__).parent
+
+
+def test_dev_idp_paths_follow_the_gateway_address_and_port() -> None:
+    settings = load_settings(gateway={"port": 18080})
+    clients = {client.client_id: client for client in settings.dev_idp_on_gateway.clients}
+    assert clients["suite-web"].redirect_uris == ["http://127.0.0.1:18080/auth/callback"]
+    assert clients["suite-web"].post_logout_redirect_uris == ["http://127.0.0.1:18080/"]
+    assert clients["suite-cli"].redirect_uris == ["http://127.0.0.1:8400/callback"]  # absolute: kept
+    assert settings.oidc_issuer == "http://127.0.0.1:18080/idp"
+
+
+@pytest.mark.parametrize("uri", ["auth/callback", "//evil.example/cb", "ftp://host/cb", "javascript:alert(1)"])
+def test_a_redirect_uri_is_a_url_or_a_path_on_the_gateway(uri: str) -> None:
+    with pytest.raises(ConfigError, match="neither an http\\(s\\) URL nor a path on the gateway"):
+        load_settings(identity={"dev_idp": {"clients": [{"client_id": "c", "redirect_uris": [uri]}]}})
 
 
 def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
@@ -92,14 +123,14 @@ def production(**overrides: object) -> dict[str, object]:
 
 
 def test_production_requires_a_long_session_key() -> None:
-    settings = load_settings(REPO / "config" / "suite.yaml", **production())
+    settings = load_settings(EMBEDDED_CONFIG_PATH, **production())
     assert settings.identity.session.secret_key is not None
     missing = production(identity={"dev_idp": {"enabled": False}})
     with pytest.raises(ConfigError, match=r"identity.session.secret_key: production needs at least 32"):
-        load_settings(REPO / "config" / "suite.yaml", **missing)
+        load_settings(EMBEDDED_CONFIG_PATH, **missing)
     short = production(identity={"dev_idp": {"enabled": False}, "session": {"secret_key": "short"}})
     with pytest.raises(ConfigError, match=r"identity.session.secret_key"):
-        load_settings(REPO / "config" / "suite.yaml", **short)
+        load_settings(EMBEDDED_CONFIG_PATH, **short)
 
 
 SECRETS = {
@@ -152,6 +183,6 @@ def test_config_check_prints_no_secret(tmp_path: Path) -> None:
 
 
 def test_creating_the_app_writes_no_key_file(tmp_path: Path) -> None:
-    settings = load_settings(REPO / "config" / "suite.yaml", data_dir=str(tmp_path), serving={"models": []})
+    settings = load_settings(EMBEDDED_CONFIG_PATH, data_dir=str(tmp_path), serving={"models": []})
     create_app(settings)
     assert not (tmp_path / "secrets").exists()

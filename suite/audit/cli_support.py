@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from suite.db import Database
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
+    Path | None, typer.Option("--config", "-c", help="Settings file (default: the embedded demo configuration).")
 ]
 FromOption = Annotated[str | None, typer.Option("--from", help="Start: ISO 8601 time or an age such as 7d, 12h.")]
 ToOption = Annotated[str | None, typer.Option("--to", help="End (exclusive): ISO 8601 time or an age.")]

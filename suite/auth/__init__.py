@@ -15,7 +15,13 @@ if TYPE_CHECKING:
     from suite.auth.api_keys import KEY_PREFIX, ApiKeyInfo, ApiKeyStore, parse_duration
     from suite.auth.authenticator import Authenticator, TokenVerifier
     from suite.auth.browser import LOGIN_STATE, BrowserLogin, came_over_https, lookup_session
-    from suite.auth.dev_idp import DevIdpKeys, create_dev_idp_app, mint_access_token
+    from suite.auth.dev_idp import (
+        DevIdpKeys,
+        DevIdpRequestFailed,
+        create_dev_idp_app,
+        mint_access_token,
+        request_access_token,
+    )
     from suite.auth.issuers import TokenIssuers
     from suite.auth.login import install_browser_login
     from suite.auth.oidc import OidcVerifier
@@ -34,6 +40,7 @@ __all__ = [
     "BrowserLogin",
     "Decision",
     "DevIdpKeys",
+    "DevIdpRequestFailed",
     "OidcVerifier",
     "Policy",
     "Principal",
@@ -50,6 +57,7 @@ __all__ = [
     "lookup_session",
     "mint_access_token",
     "parse_duration",
+    "request_access_token",
 ]
 
 __getattr__ = lazy_names(
@@ -60,6 +68,8 @@ __getattr__ = lazy_names(
         "mint_access_token": "dev_idp",
         "create_dev_idp_app": "dev_idp",
         "DevIdpKeys": "dev_idp",
+        "DevIdpRequestFailed": "dev_idp",
+        "request_access_token": "dev_idp",
         "lookup_session": "browser",
         "came_over_https": "browser",
         "BrowserLogin": "browser",

@@ -21,7 +21,7 @@ from suite.errors import SuiteError
 from suite.registry import ModelRegistry
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
+    Path | None, typer.Option("--config", "-c", help="Settings file (default: the embedded demo configuration).")
 ]
 TrustedKeysOption = Annotated[
     list[Path] | None,

@@ -1,7 +1,8 @@
 """The suite's one settings tree.
 
-Loaded once, by the CLI or the app factory, from a YAML file (``config/suite.yaml``
-by default) with ``SUITE_...`` environment overrides (``SUITE_GATEWAY__PORT=9000``).
+Loaded once, by the CLI or the app factory, from a YAML file (``--config``; without one the
+embedded default that ships in the package, ``suite/config/embedded.yaml``, whatever the working
+directory) with ``SUITE_...`` environment overrides (``SUITE_GATEWAY__PORT=9000``).
 Every model forbids unknown keys, so a typo stops start-up with a message that
 names the key and the file instead of being silently ignored.
 
@@ -58,7 +59,8 @@ from suite.config.section import Section, require_unique
 from suite.config.serving import EmbeddingModel, EmbeddingSettings, EngineModel, ServingSettings
 from suite.config.web import WebSettings
 
-DEFAULT_CONFIG_PATH = Path("config/suite.yaml")
+# The embedded default (`suite up` with no --config): package data, so it is there in a wheel too.
+EMBEDDED_CONFIG_PATH = Path(__file__).with_name("embedded.yaml")
 
 # The key the embedded default documents in the README; refused in production.
 DEV_API_KEY = "sk-suite-dev-embedded-default"
@@ -152,13 +154,23 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def gateway_url(self) -> str:
+        """The gateway's own base URL, from its address and port (``http://127.0.0.1:8080``)."""
+        return f"http://{self.gateway.host}:{self.gateway.port}"
+
+    @property
     def oidc_issuer(self) -> str | None:
         """The issuer tokens must come from: the configured IdP, or the dev IdP the gateway mounts at /idp."""
         if self.identity.oidc.issuer:
             return self.identity.oidc.issuer
         if self.identity.dev_idp.enabled:
-            return f"http://{self.gateway.host}:{self.gateway.port}/idp"
+            return f"{self.gateway_url}/idp"
         return None
+
+    @property
+    def dev_idp_on_gateway(self) -> DevIdpSettings:
+        """The dev IdP's settings with its clients' path-only URIs placed on the gateway's address and port."""
+        return self.identity.dev_idp.on_gateway(self.gateway_url)
 
     @property
     def database_url(self) -> str:
@@ -191,23 +203,23 @@ def redact_url(url: str) -> str:
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Read settings from a YAML file (missing default file: built-in defaults) plus environment.
+    """Read settings from a YAML file (None: the embedded default, ``EMBEDDED_CONFIG_PATH``) plus environment.
 
-    Raises ConfigError naming the file and the offending key.
+    Which file is read never depends on the working directory. Raises ConfigError naming the
+    file and the offending key.
     """
-    config_path = path or DEFAULT_CONFIG_PATH
-    data: dict[str, Any] = {}
-    if config_path.exists():
-        try:
-            loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{config_path}: the top level must be a mapping of keys")
-        data = loaded or {}
-    elif path is not None:
+    config_path = path or EMBEDDED_CONFIG_PATH
+    if not config_path.is_file():
+        if path is None:  # a broken installation, not a user's mistake
+            raise ConfigError(f"{config_path}: the embedded configuration is missing from this installation")
         raise ConfigError(f"{config_path}: no such configuration file")
-    data = _merge(data, overrides)
+    try:
+        loaded = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{config_path}: the top level must be a mapping of keys")
+    data = _merge(loaded or {}, overrides)
     try:
         return Settings(**data)
     except ValidationError as exc:
@@ -236,9 +248,9 @@ def _describe(exc: ValidationError, config_path: Path) -> str:
 
 
 __all__ = [
-    "DEFAULT_CONFIG_PATH",
     "DEV_API_KEY",
     "DEV_API_KEY_SHA256",
+    "EMBEDDED_CONFIG_PATH",
     "MIN_PRODUCTION_SECRET_CHARS",
     "AuditSettings",
     "AuthSettings",

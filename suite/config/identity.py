@@ -201,6 +201,8 @@ class DevIdpUser(Section):
 class DevIdpClient(Section):
     client_id: str
     client_secret: SecretStr | None = None  # None: a public client (PKCE only)
+    # Absolute http(s) URLs, or paths ("/auth/callback"): those are on the gateway's own address and
+    # port, whatever `suite up --port` chose (DevIdpSettings.on_gateway).
     redirect_uris: list[str] = Field(default_factory=list)
     post_logout_redirect_uris: list[str] = Field(default_factory=list)
     grant_types: list[Literal["authorization_code", "refresh_token", "client_credentials"]] = [  # noqa: RUF012
@@ -209,6 +211,27 @@ class DevIdpClient(Section):
     ]
     # For client_credentials: the roles the service token carries.
     roles: list[str] = Field(default_factory=list)
+
+    @field_validator("redirect_uris", "post_logout_redirect_uris")
+    @classmethod
+    def _urls_or_paths(cls, value: list[str]) -> list[str]:
+        for uri in value:
+            if not (uri.startswith("/") and not uri.startswith("//")) and not re.match(r"^https?://[^/]+", uri):
+                raise ValueError(f"{uri!r} is neither an http(s) URL nor a path on the gateway such as /auth/callback")
+        return value
+
+    def on_gateway(self, gateway_url: str) -> DevIdpClient:
+        """This client with its path-only URIs placed on ``gateway_url`` (``http://127.0.0.1:8080``)."""
+
+        def placed(uris: list[str]) -> list[str]:
+            return [gateway_url.rstrip("/") + uri if uri.startswith("/") else uri for uri in uris]
+
+        return self.model_copy(
+            update={
+                "redirect_uris": placed(self.redirect_uris),
+                "post_logout_redirect_uris": placed(self.post_logout_redirect_uris),
+            }
+        )
 
 
 class DevIdpSettings(Section):
@@ -221,6 +244,10 @@ class DevIdpSettings(Section):
     refresh_token_ttl_s: int = Field(default=8 * 3600, gt=0)
     users: list[DevIdpUser] = Field(default_factory=list)
     clients: list[DevIdpClient] = Field(default_factory=list)
+
+    def on_gateway(self, gateway_url: str) -> DevIdpSettings:
+        """These settings with every client's path-only URIs placed on the gateway's base URL."""
+        return self.model_copy(update={"clients": [client.on_gateway(gateway_url) for client in self.clients]})
 
 
 class SessionSettings(Section):

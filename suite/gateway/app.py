@@ -238,7 +238,7 @@ def _mount_dev_idp(app: FastAPI, settings: Settings) -> None:
     issuer = settings.oidc_issuer
     assert issuer is not None
     idp = create_dev_idp_app(
-        settings.identity.dev_idp,
+        settings.dev_idp_on_gateway,  # redirect URIs such as /auth/callback follow the gateway's port
         issuer=issuer,
         audience=settings.identity.oidc.audience,
         state_dir=settings.data_dir / "dev-idp",

@@ -32,7 +32,7 @@ collections_app = typer.Typer(help="Knowledge collections for RAG (admin).", no_
 rag_app = typer.Typer(help="RAG tools.", no_args_is_help=True)
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Settings file (default: config/suite.yaml).")
+    Path | None, typer.Option("--config", "-c", help="Settings file (default: the embedded demo configuration).")
 ]
 CollectionOption = Annotated[str, typer.Option("--collection", help="The knowledge collection.")]
 _DEFAULT_GROUPS = "Groups that may read documents without an ACL of their own (sidecar or mapping)."

@@ -100,15 +100,24 @@ async def test_valid_token_gives_claims_and_principal(
 
 async def test_token_within_leeway_is_accepted(verifier: OidcVerifier, idp: FakeIdp, rsa: RSAKey) -> None:
     now = int(time.time())
-    token = mint(rsa, claims_for(idp.issuer, exp=now - 10, nbf=now + 10, iat=now + 10))
-    assert (await verifier.verify(token))["exp"] == now - 10
+    claims = claims_for(idp.issuer, exp=now - 10, nbf=now + 10, iat=now + 10)
+    assert await verifier.verify(mint(rsa, claims)) == claims
+    # Past the 30 s leeway each time claim is refused for its own reason.
+    await refused(verifier, mint(rsa, claims_for(idp.issuer, exp=now - 40)), "Token expired")
+    await refused(verifier, mint(rsa, claims_for(idp.issuer, nbf=now + 40)), "Token not yet valid")
 
 
 async def test_token_without_kid_uses_the_only_key_of_its_type(
     verifier: OidcVerifier, idp: FakeIdp, rsa: RSAKey, ec: ECKey
 ) -> None:
-    await verifier.verify(mint(rsa, claims_for(idp.issuer), kid=None))
-    await verifier.verify(mint(ec, claims_for(idp.issuer), alg="ES256", kid=None))
+    for key, alg, subject in ((rsa, "RS256", "u-rsa"), (ec, "ES256", "u-ec")):
+        claims = claims_for(idp.issuer, sub=subject, roles=["employee", "unmapped"])
+        token = mint(key, claims, alg=alg, kid=None)
+        assert await verifier.verify(token) == claims
+        principal = await verifier.authenticate(f"Bearer {token}")
+        assert (principal.subject, principal.roles) == (subject, frozenset({"employee"}))
+    # Signed by a key the IdP does not publish, the kid-less token finds no key to fit.
+    await refused(verifier, mint(rsa_key("unpublished"), claims_for(idp.issuer), kid=None), "Token signature invalid")
 
 
 async def test_token_without_kid_refused_when_several_keys_fit(

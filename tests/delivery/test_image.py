@@ -99,7 +99,7 @@ def container(loaded: tuple[str, dict[str, Any]], vllm_engine: EngineProcess, tm
     os.chown(data, SUITE_UID, SUITE_UID)
     settings = {
         "logging": {"level": "warning"},
-        # The container reads only this file: the development key is configured here, as in config/suite.yaml.
+        # The container reads only this file: the development key is configured here, as in the embedded default.
         "auth": {"static_api_keys": [{"name": "dev", "sha256": DEV_API_KEY_SHA256, "roles": ["employee"]}]},
         "identity": {
             "policy": [

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import DEMO_MODEL_DIR, DEV_KEY, REPO, free_port, wait_until
+from suite.config import EMBEDDED_CONFIG_PATH
+from tests.support import DEMO_MODEL_DIR, DEV_KEY, free_port, wait_until
 
 SUITE = str(Path(sys.executable).with_name("suite"))
 PYTHON = sys.executable
@@ -21,7 +22,7 @@ PYTHON = sys.executable
 
 def write_config(tmp_path: Path, engine_port: int) -> Path:
     """The shipped embedded-default config, pointed at a temporary data dir and tuned to start fast."""
-    config = yaml.safe_load((REPO / "config" / "suite.yaml").read_text())
+    config = yaml.safe_load((EMBEDDED_CONFIG_PATH).read_text())
     model = config["serving"]["models"][0]
     model.update(
         source="directory",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -81,13 +80,6 @@ def quota_gateway(
     return ServerThread(create_app(settings, manage_engines=False, clock=clock)).start()
 
 
-def wait_for_a_fresh_minute(needed_s: float = 40) -> None:
-    """Quota windows are fixed clock minutes: start where the whole test fits in one."""
-    left = 60 - time.time() % 60
-    if left < needed_s:
-        time.sleep(left + 0.5)
-
-
 def chat(gateway: ServerThread, *, stream: bool = False) -> httpx.Response:
     body = {"model": "default", "messages": QUESTION, "max_tokens": 4, "stream": stream}
     return httpx.post(
@@ -96,20 +88,24 @@ def chat(gateway: ServerThread, *, stream: bool = False) -> httpx.Response:
 
 
 def test_requests_per_minute_give_429_and_survive_a_restart(vllm_engine: EngineProcess, tmp_path: Path) -> None:
-    # Still on the real clock (a fixed-clock version is not run yet): waits for a fresh minute.
-    wait_for_a_fresh_minute()
-    gateway = quota_gateway(tmp_path, vllm_engine, clock=time.time, requests_per_minute=2)
+    now = [NOON]  # the gateway's clock, moved by the test
+    gateway = quota_gateway(tmp_path, vllm_engine, clock=lambda: now[0], requests_per_minute=2)
     try:
         assert [chat(gateway).status_code for _ in range(2)] == [200, 200]
         refused = chat(gateway)
     finally:
         gateway.stop()
     assert refused.status_code == 429
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["retry-after"] == "30"  # 12:00:30: the window ends at 12:01:00
     assert refused.json()["error"]["type"] == "rate_limit_error"
-    restarted = quota_gateway(tmp_path, vllm_engine, clock=time.time, requests_per_minute=2)  # same database
+    assert "2 requests per minute" in refused.json()["error"]["message"]
+    restarted = quota_gateway(tmp_path, vllm_engine, clock=lambda: now[0], requests_per_minute=2)  # same database
     try:
         assert chat(restarted).status_code == 429
+        now[0] = NOON + 29  # still the same minute
+        assert chat(restarted).status_code == 429
+        now[0] = NOON + 30  # 12:01:00, a new window
+        assert [chat(restarted).status_code for _ in range(3)] == [200, 200, 429]
     finally:
         restarted.stop()
 

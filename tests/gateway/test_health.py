@@ -7,14 +7,13 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from suite.config import load_settings
+from suite.config import EMBEDDED_CONFIG_PATH, load_settings
 from suite.gateway import create_app
-from tests.support import REPO
 
 
 def test_a_gateway_without_models_is_not_ready_and_says_so(tmp_path: Path) -> None:
     settings = load_settings(
-        REPO / "config" / "suite.yaml", data_dir=str(tmp_path), serving={"models": []}, embeddings={"models": []}
+        EMBEDDED_CONFIG_PATH, data_dir=str(tmp_path), serving={"models": []}, embeddings={"models": []}
     )
     with capture_logs() as logs, TestClient(create_app(settings, manage_engines=False)) as client:
         ready = client.get("/readyz")

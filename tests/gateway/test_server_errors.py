@@ -8,13 +8,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from suite.config import load_settings
+from suite.config import EMBEDDED_CONFIG_PATH, load_settings
 from suite.gateway import create_app
-from tests.support import REPO
 
 
 def test_an_unhandled_error_is_a_500_with_the_request_id(tmp_path: Path) -> None:
-    settings = load_settings(REPO / "config" / "suite.yaml", data_dir=str(tmp_path), serving={"models": []})
+    settings = load_settings(EMBEDDED_CONFIG_PATH, data_dir=str(tmp_path), serving={"models": []})
     app = create_app(settings, manage_engines=False)
 
     @app.get("/boom")
@@ -36,7 +35,7 @@ def test_an_unhandled_error_is_a_500_with_the_request_id(tmp_path: Path) -> None
 
 def test_bodies_above_the_limit_are_413_with_the_request_id(tmp_path: Path) -> None:
     settings = load_settings(
-        REPO / "config" / "suite.yaml", data_dir=str(tmp_path), serving={"models": []}, gateway={"max_body_bytes": 1000}
+        EMBEDDED_CONFIG_PATH, data_dir=str(tmp_path), serving={"models": []}, gateway={"max_body_bytes": 1000}
     )
     app = create_app(settings, manage_engines=False)
 

@@ -15,7 +15,7 @@ import pytest
 from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
 
-from suite.config import Settings, load_settings
+from suite.config import EMBEDDED_CONFIG_PATH, Settings, load_settings
 from suite.gateway import Services, create_app, services_of
 from suite.gateway.deps import PolicyDep, get_services
 from tests.support import REPO
@@ -69,7 +69,7 @@ def test_no_router_has_a_lifespan_of_its_own() -> None:
 @pytest.fixture
 def app_settings(tmp_path: Path) -> Settings:
     return load_settings(
-        REPO / "config" / "suite.yaml", data_dir=str(tmp_path), serving={"models": []}, embeddings={"models": []}
+        EMBEDDED_CONFIG_PATH, data_dir=str(tmp_path), serving={"models": []}, embeddings={"models": []}
     )
 
 

@@ -27,13 +27,21 @@ TEMPLATE = (
 )
 
 
-@pytest.fixture(scope="module")
-def tiny_guard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+WORDS = ["<unk>", "<pad>", "<|eot_id|>", "safe", "unsafe", "S1", "S10", ",", "\n", "User", "Agent", "hello"]
+
+
+def save_tiny_guard(path: Path, *, says: str | None = None) -> Path:
+    """A tiny Llama in Llama Guard's layout; with ``says``, one whose every next token is that word.
+
+    Every token embeds to the same vector, so the last hidden state is one constant vector h
+    whatever the text (attention averages equal values; RoPE moves only queries and keys); the
+    output head is zero but for the row of ``says``, which is h: that logit is |h|^2, all others 0.
+    """
+    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    words = ["<unk>", "<pad>", "<|eot_id|>", "safe", "unsafe", "S1", "S10", ",", "\n", "User", "Agent", "hello"]
-    vocab = {w: i for i, w in enumerate(words)}
+    vocab = {w: i for i, w in enumerate(WORDS)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer = PreTrainedTokenizerFast(
@@ -41,7 +49,7 @@ def tiny_guard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     tokenizer.chat_template = TEMPLATE
     config = LlamaConfig(
-        vocab_size=len(words),
+        vocab_size=len(WORDS),
         hidden_size=16,
         intermediate_size=32,
         num_hidden_layers=1,
@@ -52,10 +60,22 @@ def tiny_guard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         eos_token_id=2,
         bos_token_id=0,
     )
-    path = tmp_path_factory.mktemp("llama-guard-tiny")
-    LlamaForCausalLM(config).save_pretrained(path)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    if says is not None:
+        with torch.no_grad():
+            model.model.embed_tokens.weight[:] = model.model.embed_tokens.weight[0]
+            hidden = model.model(input_ids=torch.tensor([[0]])).last_hidden_state[0, -1]
+            model.lm_head.weight.zero_()
+            model.lm_head.weight[vocab[says]] = hidden
+    model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_guard_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_guard(tmp_path_factory.mktemp("llama-guard-tiny"))
 
 
 def test_parse_real_format_strings() -> None:
@@ -90,14 +110,26 @@ def _pipeline(model_dir: Path, tmp_path: Path, **llamaguard: object) -> Guardrai
     return guardrails
 
 
-def test_random_model_output_is_handled_as_configured(tiny_guard_dir: Path, tmp_path: Path) -> None:
-    # Random weights say anything; the verdict is either parsed or handled per fail_open.
-    closed = asyncio.run(_pipeline(tiny_guard_dir, tmp_path).safety("hello", role="user"))
-    assert closed.outcome in {"allow", "block"}
-    if closed.details.get("unavailable"):
-        assert closed.outcome == "block"
-    opened = asyncio.run(_pipeline(tiny_guard_dir, tmp_path, fail_open=True).safety("hello", role="user"))
-    assert opened.outcome == "allow" or not opened.details.get("unavailable")
+def test_a_model_that_says_safe_allows(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    model_dir = save_tiny_guard(tmp_path_factory.mktemp("guard-safe"), says="safe")
+    guardrails = _pipeline(model_dir, tmp_path, max_new_tokens=1)
+    assert guardrails.llamaguard is not None
+    assert guardrails.llamaguard.classify([{"role": "user", "content": "hello"}]).safe
+    finding = asyncio.run(guardrails.safety("hello", role="user"))
+    assert (finding.outcome, finding.reason, finding.details) == ("allow", "safe", {})
+
+
+def test_an_unparseable_verdict_fails_closed_or_open(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    # "unsafe" with no category line is no verdict: the fail_open setting decides.
+    model_dir = save_tiny_guard(tmp_path_factory.mktemp("guard-unsafe"), says="unsafe")
+    closed = asyncio.run(_pipeline(model_dir, tmp_path, max_new_tokens=1).safety("hello", role="user"))
+    problem = "unsafe without valid categories: 'unsafe'"
+    assert (closed.outcome, closed.details) == ("block", {"unavailable": True})
+    assert closed.reason == f"classifier unavailable: {problem} (fail closed)"
+    lenient = _pipeline(model_dir, tmp_path, max_new_tokens=1, fail_open=True)
+    opened = asyncio.run(lenient.safety("hello", role="user"))
+    assert (opened.outcome, opened.details) == ("allow", {"unavailable": True})
+    assert opened.reason == f"classifier unavailable: {problem} (fail open)"
 
 
 def test_timeout_fails_closed_or_open(tiny_guard_dir: Path, tmp_path: Path) -> None:

@@ -50,7 +50,8 @@ def test_jwks_publishes_public_rsa_keys_only(idp: Idp, http: httpx.Client) -> No
 
 
 def test_public_surface_is_listed() -> None:
-    assert sorted(dev_idp.__all__) == ["DevIdpKeys", "DevIdpStateError", "create_dev_idp_app", "mint_access_token"]
+    names = "DevIdpKeys DevIdpRequestFailed DevIdpStateError create_dev_idp_app mint_access_token request_access_token"
+    assert sorted(dev_idp.__all__) == names.split()
     for name in dev_idp.__all__:
         assert getattr(dev_idp, name) is not None
     assert "not for production" in (dev_idp.__doc__ or "").lower()
