@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import resource
 import statistics
 import tempfile
 import time
@@ -158,6 +159,11 @@ async def retrieval(embeddings: EmbeddingService, size: int, queries: int, data_
         rag.close()
 
 
+def peak_mib() -> float:
+    """The process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def main(args: argparse.Namespace) -> str:
     enforce_offline()
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
@@ -202,6 +208,7 @@ async def main(args: argparse.Namespace) -> str:
             f"--sizes {args.sizes} --queries {args.queries}`",
             f"- Machine: {machine_line()}; all-MiniLM-L6-v2 on CPU, Qdrant Edge (embedded), shared with other sessions",
             f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"- Peak memory of the benchmark process (model, corpus, stores; ru_maxrss): {peak_mib():,.0f} MiB",
             "",
             f"Ingest of {args.docs} Markdown documents ({len(texts)} chunks of <= 200 tokens), median of {args.rounds} "
             f"alternating rounds (best rounds: ingest {ingest_best:.1f}, encoder {encode_best:.1f} chunks/s):",
