@@ -20,6 +20,7 @@ place (``suite.gateway.errors``), the CLI turns them into messages.
      +-- BundleRefused           400  a model bundle failed verification or the import policy
      +-- ModelVersionNotFound    404  no such model version in the registry
      +-- RegistryConflict        409  the registry cannot make that change (e.g. remove a serving version)
+     +-- WitnessConflict         409  a signed head differs from the one a witness holds at that seq
      +-- ContentBlocked          400  a guardrail refused the prompt or the answer
      +-- OutputSchemaViolation   422  the answer breaks the requested response_format schema
      +-- GuardrailUnavailable    503  a fail-closed guardrail (Llama Guard) could not decide
@@ -157,6 +158,15 @@ class RegistryConflict(SuiteError):
     status_code = 409
     error_type = "invalid_request_error"
     code = "registry_conflict"
+
+
+class WitnessConflict(SuiteError):
+    """A head signed over another hash than the head the witness already holds at that seq: the trail was
+    rewritten (or its key signed two histories). The witness keeps what it holds and refuses this one."""
+
+    status_code = 409
+    error_type = "invalid_request_error"
+    code = "witness_conflict"
 
 
 class ContentBlocked(SuiteError):

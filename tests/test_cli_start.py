@@ -51,3 +51,13 @@ def test_the_standalone_verifier_loads_neither_settings_nor_database() -> None:
 def test_the_console_script_is_declared() -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'suite-verify = "suite.audit.standalone:run"' in text
+
+
+def test_bastion_help_loads_neither_settings_nor_database() -> None:
+    code = (
+        "from typer.testing import CliRunner\nfrom suite.bastion.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\nassert result.exit_code == 0, result.output"
+    )
+    loaded = modules_after(code)
+    assert loaded & {"sqlalchemy", "alembic", "pydantic", "suite.config", "suite.db", "suite.registry"} == set()
+    assert loaded & MODEL_LIBRARIES == set()

@@ -1,6 +1,6 @@
 """The tamper-evident audit trail: durable batched writes, a hash chain, signed checkpoints,
 verification, search and export, retention with legal holds,
-forwarding to SIEMs.
+forwarding to SIEMs, witnessing other trails' heads.
 
 Names are imported on first use (PEP 562), so that the standalone verifier (``suite-verify``,
 ``suite.audit.offline``) loads neither the database nor the settings.
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from suite.audit.stats import AuditStats, Bucket, Usage
     from suite.audit.trail import AuditTrail, WriterStats
     from suite.audit.verify import Problem, VerifyReport, verify_database, verify_export
+    from suite.audit.witness import UnknownOrigin, Witness
 
 _WHERE = {
     "AuditEvent": "events",
@@ -56,6 +57,8 @@ _WHERE = {
     "VerifyReport": "verify",
     "verify_database": "verify",
     "verify_export": "verify",
+    "UnknownOrigin": "witness",
+    "Witness": "witness",
 }
 
 __all__ = [
@@ -78,8 +81,10 @@ __all__ = [
     "SiemForwarder",
     "SigningKey",
     "TrustedKeys",
+    "UnknownOrigin",
     "Usage",
     "VerifyReport",
+    "Witness",
     "WriterStats",
     "apply_content_policy",
     "content_policy_for",

@@ -152,6 +152,28 @@ def export(
     typer.echo(f"wrote {out} ({count} lines)", err=True)
 
 
+HeadsFromSiemOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--heads-from-siem",
+        help="What a SIEM stored of the forwarded trail (syslog or JSON lines): its signed heads are compared.",
+    ),
+]
+
+WitnessOption = Annotated[
+    list[str] | None,
+    typer.Option("--witness", help="A witness's heads URL (http://host:port/audit/witness/ORIGIN/heads): compared."),
+]
+HeadsFromWitnessOption = Annotated[
+    list[Path] | None,
+    typer.Option("--heads-from-witness", help="A witness's countersigned heads, saved to a file: compared."),
+]
+WitnessKeyOption = Annotated[
+    list[Path] | None,
+    typer.Option("--witness-key", help="The witness's public key (PEM): its countersignatures must be by it."),
+]
+
+
 @audit_app.command("verify")
 def verify(
     config: ConfigOption = None,
@@ -165,6 +187,10 @@ def verify(
         list[Path] | None,
         typer.Option("--heads", help="Signed heads to compare (checkpoint file); default: the configured one."),
     ] = None,
+    heads_from_siem: HeadsFromSiemOption = None,
+    witness: WitnessOption = None,
+    heads_from_witness: HeadsFromWitnessOption = None,
+    witness_key: WitnessKeyOption = None,
     every_records: Annotated[
         int | None, typer.Option("--every-records", min=1, help="The writer's checkpoint_every_records (exports).")
     ] = None,
@@ -182,14 +208,19 @@ def verify(
     ] = True,
 ) -> None:
     """Verify hashes, links, seqs, checkpoint signatures and rhythm, and the heads kept outside the
-    database; exit 0 only when all is intact. Reads only, and needs public keys only; a passing
-    verification of the database is recorded afterwards (not with --no-record)."""
-    from suite.audit.offline import read_heads, verify_export
+    database (checkpoint file, SIEM, witness); exit 0 only when all is intact. Reads only, and needs public keys
+    only; a passing verification of the database is recorded afterwards (not with --no-record).
 
-    settings = None if export_file is not None and trusted_key else settings_of(config)
+    With --export and --trusted-key and no --config, no settings are read (an auditor's machine);
+    otherwise the configured checkpoint file is compared too, unless --heads names others."""
+    from suite.audit.offline import verify_export
+
+    # Settings are read unless an auditor verifies a file with keys given (no --config).
+    settings = None if export_file is not None and trusted_key and config is None else settings_of(config)
     try:
         trusted = load_public_keys(trusted_key) if trusted_key else None
-        heads = [head for path in heads_file or () for head in read_heads(path)]
+        heads = _outside_heads(settings, heads_file, heads_from_siem)
+        heads += _witness_heads(witness or [], heads_from_witness or [], witness_key)
     except (OSError, ValueError) as exc:
         raise fail(str(exc), 2) from None
     if trusted is None:
@@ -198,17 +229,17 @@ def verify(
             trusted = KeyRing(key_dir_of(settings.audit, settings.data_dir)).public_keys()
         except (OSError, ValueError) as exc:
             raise fail(f"FAILED: {exc}", 1) from None
+    audit = settings.audit if settings is not None else None
+    rhythm = rhythm_from if rhythm_from is not None else audit.checkpoint_rhythm_from_seq if audit else 0
     if export_file is not None:
         # A file on its own needs no database: an outside auditor can run this with the public keys.
-        report = verify_export(
-            export_file, trusted, heads=heads, every_records=every_records, rhythm_from=rhythm_from or 0
-        )
+        report = verify_export(export_file, trusted, heads=heads, every_records=every_records, rhythm_from=rhythm)
         print_report(report)
         if not report.ok:
             raise typer.Exit(1)
         return
     assert settings is not None
-    report = _verify_stored(settings, trusted, heads if heads_file else None, rhythm_from)
+    report = _verify_stored(settings, trusted, heads, rhythm)
     print_report(report)
     if not report.ok:
         typer.echo("not recorded: nothing is written to a trail that failed verification", err=True)
@@ -218,23 +249,55 @@ def verify(
             ctx.record("audit_access", "audit.verify", records=report.records_checked, last_seq=report.last_seq)
 
 
-def _verify_stored(
-    settings: Settings, trusted: TrustedKeys, heads: list[Checkpoint] | None, rhythm_from: int | None
-) -> VerifyReport:
+def _outside_heads(
+    settings: Settings | None, heads_files: list[Path] | None, siem_files: list[Path] | None
+) -> list[Checkpoint]:
+    """The signed heads kept outside the database: checkpoint files (given, else the configured one
+    when there are settings and it exists) and the SIEM's copies. OSError, ValueError naming the file."""
+    from suite.audit.offline import CHECKPOINT_FILE, read_heads, read_siem_heads
+
+    files = list(heads_files or ())
+    if not files and settings is not None:
+        configured = checkpoint_dir_of(settings.audit, settings.data_dir) / CHECKPOINT_FILE
+        files = [configured] if configured.exists() else []
+    heads = [head for path in files for head in read_heads(path)]
+    return heads + [head for path in siem_files or () for head in read_siem_heads(path)]
+
+
+def _witness_heads(urls: list[str], files: list[Path], key_files: list[Path] | None) -> list[Checkpoint]:
+    """The heads witnesses countersigned, fetched from their URLs or read from saved files."""
+    from suite.audit.offline import read_witness_heads
+
+    witness_keys = load_public_keys(key_files) if key_files else None
+    heads = [
+        head
+        for path in files
+        for head in read_witness_heads(
+            path.read_text(encoding="utf-8").splitlines(), name=path.name, witness_keys=witness_keys
+        )
+    ]
+    if urls:
+        import httpx
+
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            for url in urls:
+                try:
+                    answer = client.get(url)
+                    answer.raise_for_status()
+                except httpx.HTTPError as exc:
+                    raise ValueError(f"witness {url}: {type(exc).__name__}: {exc}") from None
+                heads += read_witness_heads(answer.text.splitlines(), name=url, witness_keys=witness_keys)
+    return heads
+
+
+def _verify_stored(settings: Settings, trusted: TrustedKeys, heads: list[Checkpoint], rhythm_from: int) -> VerifyReport:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from suite.audit.heads import HeadLog, read_heads
     from suite.audit.ledger import describe_error
     from suite.audit.verify import verify_database
     from suite.db import Database
 
     audit = settings.audit
-    if heads is None:
-        head_log = HeadLog(checkpoint_dir_of(audit, settings.data_dir))
-        try:
-            heads = read_heads(head_log.path) if head_log.path.exists() else []
-        except (OSError, ValueError) as exc:
-            raise fail(str(exc), 1) from None
     # No migration and no write: verifying a copy leaves it as it was.
     database = Database(settings.database_url)
     try:
@@ -244,7 +307,7 @@ def _verify_stored(
             heads=heads,
             every_records=audit.checkpoint_every_records,
             interval_s=audit.checkpoint_every_s,
-            rhythm_from=audit.checkpoint_rhythm_from_seq if rhythm_from is None else rhythm_from,
+            rhythm_from=rhythm_from,
         )
     except SQLAlchemyError as exc:
         raise fail(f"Database error ({settings.database_url.split('@')[-1]}): {describe_error(exc)}") from None
@@ -335,6 +398,26 @@ def rotate_key(config: ConfigOption = None) -> None:
         ctx.record("admin", "audit.rotate_key", key_id=key.key_id)
         key_dir = ctx.trail.keys.key_dir
     typer.echo(f"new signing key {key.key_id} in {key_dir}")
+
+
+@audit_app.command("export-keys")
+def export_keys(
+    out: Annotated[Path, typer.Option("--out", help="File to write (JSON).")], config: ConfigOption = None
+) -> None:
+    """Write the public keys with their validity ranges (each key's first checkpoint and its retirement),
+    for an external auditor: `suite-verify EXPORT --key-ranges FILE` refuses a checkpoint outside its range."""
+    from suite.audit.keys import key_ranges_document
+    from suite.audit.verify import key_ranges
+
+    with opened(config) as ctx:
+        ctx.record("audit_access", "audit.export_keys")
+        try:
+            keys = ctx.trail.keys.public_keys()
+        except (OSError, ValueError) as exc:
+            raise fail(f"FAILED: {exc}", 1) from None
+        document = key_ranges_document(keys, key_ranges(ctx.database))
+    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out} ({len(keys)} keys)", err=True)
 
 
 @audit_app.command("forward")

@@ -211,6 +211,7 @@ def print_forward_reports(reports: list[ForwardReport]) -> None:
     """One line per destination: what was sent, the cursor and the backlog, or why it failed."""
     for report in reports:
         line = f"{report.destination}: forwarded {report.forwarded}, cursor {report.cursor}, backlog {report.backlog}"
+        line += f", {report.heads} signed heads"
         if report.error:
             typer.secho(f"{line}; FAILED: {report.error}", fg=typer.colors.RED)
         else:

@@ -18,14 +18,26 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from suite.audit.offline import read_heads
+from suite.audit.offline import CHECKPOINT_FILE, read_heads
 
-__all__ = ["FILE_NAME", "HeadLog", "read_heads"]
+__all__ = ["FILE_NAME", "HeadLog", "append_lines", "read_heads"]
 
 log = structlog.get_logger(__name__)
 
-FILE_NAME = "checkpoints.jsonl"
+FILE_NAME = CHECKPOINT_FILE
 _STAGED = "suite.audit.staged_heads"
+
+
+def append_lines(path: Path, items: list[dict[str, Any]]) -> None:
+    """Append JSON lines to path and fsync: one write per call, O_APPEND, so lines never interleave."""
+    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    data = "".join(json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n" for item in items)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, data.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class HeadLog:
@@ -37,14 +49,7 @@ class HeadLog:
 
     def append(self, items: list[dict[str, Any]]) -> None:
         """Append checkpoint lines and fsync (one write per call, O_APPEND: lines never interleave)."""
-        self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
-        data = "".join(json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n" for item in items)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        try:
-            os.write(fd, data.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_lines(self.path, items)
 
     def stage(self, session: Session, item: dict[str, Any]) -> None:
         """Append item once session commits (nothing when it rolls back)."""

@@ -28,6 +28,84 @@ _PREFIX = "audit-signing-"
 _CURRENT = "audit-signing-current"
 
 TrustedKeys = dict[str, Ed25519PublicKey]
+KEY_RANGES_FORMAT = "suite-audit-key-ranges"
+
+
+@dataclass(frozen=True)
+class KeyRange:
+    """When a key signed: from its first checkpoint to its retirement (None: not yet / still current).
+
+    Positions are (seq, time) pairs, compared in signing order (by seq, then time), as verify orders
+    checkpoints. Read from the key ranges file an auditor is handed (``suite audit export-keys``).
+    """
+
+    key_id: str
+    first: tuple[int, str] | None
+    retired: tuple[int, str] | None
+
+    def problem(self, seq: int, time: str) -> str | None:
+        """None when a checkpoint at (seq, time) lies within the range, else what is wrong."""
+        if self.retired is not None and (seq, time) > self.retired:
+            at_seq, at_time = self.retired
+            return f"is signed by key {self.key_id} after its retirement (seq {at_seq}, {at_time}; key ranges file)"
+        if self.first is not None and (seq, time) < self.first:
+            at_seq, at_time = self.first
+            return f"is signed by key {self.key_id} before its first use (seq {at_seq}, {at_time}; key ranges file)"
+        return None
+
+
+def key_ranges_document(keys: TrustedKeys, ranges: dict[str, KeyRange]) -> dict[str, object]:
+    """The key ranges file's content: every public key (PEM) with its range, by key id."""
+    entries = []
+    for key_id, public_key in sorted(keys.items()):
+        pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        found = ranges.get(key_id, KeyRange(key_id, None, None))
+        entry: dict[str, object] = {"key_id": key_id, "public_key": pem.decode("ascii")}
+        for name, position in (("first", found.first), ("retired", found.retired)):
+            entry[f"{name}_seq"], entry[f"{name}_time"] = position if position else (None, None)
+        entries.append(entry)
+    return {"format": KEY_RANGES_FORMAT, "version": 1, "keys": entries}
+
+
+def read_key_ranges(path: Path) -> tuple[TrustedKeys, dict[str, KeyRange]]:
+    """The public keys and their ranges from a key ranges file; ValueError naming what is wrong.
+
+    A key whose PEM is not the key its id names is refused, as a replaced ``.pub`` file is.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{path}: not a JSON key ranges file") from None
+    if not isinstance(document, dict) or document.get("format") != KEY_RANGES_FORMAT:
+        raise ValueError(f"{path}: not a key ranges file (suite audit export-keys)")
+    keys: TrustedKeys = {}
+    ranges: dict[str, KeyRange] = {}
+    for number, entry in enumerate(document.get("keys") or [], start=1):
+        where = f"{path.name} key {number}"
+        try:
+            public_key = serialization.load_pem_public_key(str(entry["public_key"]).encode("ascii"))
+            first, retired = (_position(entry, name) for name in ("first", "retired"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: malformed ({exc})") from None
+        if not isinstance(public_key, Ed25519PublicKey):
+            raise ValueError(f"{where}: not an Ed25519 public key")
+        key_id = key_id_of(public_key)
+        if entry.get("key_id") != key_id:
+            raise ValueError(f"{where}: holds the key {key_id}, not {entry.get('key_id')}: the key was replaced")
+        keys[key_id] = public_key
+        ranges[key_id] = KeyRange(key_id, first, retired)
+    if not keys:
+        raise ValueError(f"{path}: no keys in it")
+    return keys, ranges
+
+
+def _position(entry: dict[str, object], name: str) -> tuple[int, str] | None:
+    seq, time = entry.get(f"{name}_seq"), entry.get(f"{name}_time")
+    if seq is None and time is None:
+        return None
+    if not isinstance(seq, int) or not isinstance(time, str):
+        raise ValueError(f"{name}_seq and {name}_time must be a number and a time")
+    return seq, time
 
 
 def key_dir_of(settings: AuditSettings, data_dir: Path) -> Path:
@@ -135,6 +213,15 @@ def export_end_message(end: dict[str, object]) -> bytes:
     """What an export's end line signs (its fields but key_id and signature, with a kind of its own)."""
     body = {**end, "kind": "export_end"}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+HEAD_FIELDS = ("seq", "time", "head_hash", "key_id", "signature", "kind")
+
+
+def witness_message(origin: str, head: dict[str, object], witnessed_at: str) -> bytes:
+    """What a witness countersigns: the trail's name, its signed head (signature included) and when it saw it."""
+    body = {name: head[name] for name in HEAD_FIELDS} | {"origin": origin, "witnessed_at": witnessed_at}
+    return json.dumps(body | {"type": "witness"}, sort_keys=True, separators=(",", ":")).encode()
 
 
 def signature_problem(trusted: TrustedKeys, *, key_id: str, signature: str, message: bytes) -> str | None:

@@ -9,27 +9,32 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from suite.audit.fields import RECORD_FIELDS
-from suite.audit.keys import TrustedKeys, export_end_message, signature_problem
+from suite.audit.keys import KeyRange, TrustedKeys, export_end_message, signature_problem, witness_message
 from suite.audit.walk import ChainWalk, Checkpoint, Problem
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "Problem",
     "VerifyReport",
     "merge_heads",
     "read_heads",
+    "read_siem_heads",
+    "read_witness_heads",
     "report_lines",
     "report_of",
     "time_gaps",
     "verify_export",
 ]
 
+# The append-only checkpoint file's name in audit.checkpoint_dir (suite.audit.heads writes it).
+CHECKPOINT_FILE = "checkpoints.jsonl"
 # A heartbeat comes every checkpoint_every_s when idle, and at most that long after the last record
 # otherwise: between two signed heads there are at most two intervals (plus the time to write).
 _GAP_FACTOR = 2.0
@@ -127,19 +132,71 @@ def time_gaps(checkpoints: Iterable[Checkpoint], interval_s: float) -> tuple[tup
 
 def read_heads(path: Path) -> list[Checkpoint]:
     """The checkpoints in a checkpoint file; ValueError naming the line that is not one."""
-    heads: list[Checkpoint] = []
     with path.open(encoding="utf-8") as lines:
+        return [Checkpoint.from_json(item, where=where, source=where) for where, item in _objects(lines, path.name)]
+
+
+def _objects(lines: Iterable[str], name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, object) of each non-empty JSON-lines line; ValueError naming a line that is not an object."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{name} line {number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            raise ValueError(f"{where} is not valid JSON") from None
+        if not isinstance(item, dict):
+            raise ValueError(f"{where} is not a JSON object")
+        yield where, item
+
+
+def read_siem_heads(path: Path) -> list[Checkpoint]:
+    """The signed heads in what a SIEM stored: any line that ends in a forwarded checkpoint's JSON.
+
+    The line may be the raw RFC 5424 message, a collector's own layout around it (rsyslog's
+    templates put the message last), or a JSON-lines destination's line. Record lines and anything
+    else are skipped; a head's signature is checked by verify like any other. ValueError when the
+    file holds no head at all (a wrong file, or a SIEM that never received one).
+    """
+    decoder = json.JSONDecoder()
+    heads: list[Checkpoint] = []
+    with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, start=1):
-            if not line.strip():
+            text = line.rstrip("\r\n")
+            # The forwarded JSON ends the line; its first key (sorted) is "head_hash".
+            start = text.rfind('{"head_hash":')
+            if start < 0:
+                continue
+            try:
+                item, end = decoder.raw_decode(text, start)
+            except json.JSONDecodeError:
+                continue
+            if end != len(text.rstrip()) or not isinstance(item, dict) or item.get("type") != "checkpoint":
                 continue
             where = f"{path.name} line {number}"
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError:
-                raise ValueError(f"{where} is not valid JSON") from None
-            if not isinstance(item, dict):
-                raise ValueError(f"{where} is not a JSON object")
-            heads.append(Checkpoint.from_json(item, where=where, source=where))
+            heads.append(Checkpoint.from_json(item, where=where, source=f"SIEM {where}"))
+    if not heads:
+        raise ValueError(f"{path}: no signed head (checkpoint message) in it")
+    return heads
+
+
+def read_witness_heads(lines: Iterable[str], *, name: str, witness_keys: TrustedKeys | None = None) -> list[Checkpoint]:
+    """The heads a witness countersigned (its JSON lines, as ``GET /audit/witness/<origin>/heads`` gives them).
+
+    With witness_keys, each countersignature must be by one of them: ValueError naming the line
+    otherwise (the heads' own signatures are checked by verify like any other's).
+    """
+    heads: list[Checkpoint] = []
+    for where, item in _objects(lines, name):
+        head = Checkpoint.from_json(item, where=where, source=f"witness {where}")
+        if witness_keys is not None:
+            message = witness_message(str(item.get("origin")), head.to_json(), str(item.get("witnessed_at")))
+            key_id, signature = str(item.get("witness_key_id")), str(item.get("witness_signature"))
+            wrong = signature_problem(witness_keys, key_id=key_id, signature=signature, message=message)
+            if wrong is not None:
+                raise ValueError(f"{where}: the witness's countersignature is {wrong.replace('signed by ', 'by ')}")
+        heads.append(head)
     return heads
 
 
@@ -151,13 +208,15 @@ def verify_export(
     every_records: int | None = None,
     interval_s: float | None = None,
     rhythm_from: int = 0,
+    ranges: dict[str, KeyRange] | None = None,
 ) -> VerifyReport:
     """Verify a JSONL export on its own: no database needed, only the trusted public keys.
 
     The first record's prev_hash is taken as given, unless a checkpoint just before it is
     included; checkpoints inside the range prove the records up to them. The signed end line
     proves that nothing was dropped at the end. ``heads`` (from a checkpoint file, a SIEM or a
-    witness) inside the export's range must match it; ``every_records`` checks the count rhythm.
+    witness) inside the export's range must match it; ``every_records`` checks the count rhythm;
+    ``ranges`` (a key ranges file) refuses a checkpoint a key signed outside its validity range.
     """
     try:
         parsed = _parse(path)
@@ -178,6 +237,7 @@ def verify_export(
         allow_gaps=not contiguous,
         every_records=every_records if contiguous else None,
         rhythm_from=rhythm_from,
+        ranges=ranges,
     )
     for number, fields in parsed.records:
         if not _well_formed(fields):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,17 +48,33 @@ class WriterStats:
     batches: int = 0
     failed_batches: int = 0
     checkpoints: int = 0
+    # Times the idle writer woke and checked whether a time-based checkpoint was due.
+    idle_wakeups: int = 0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class AuditTrail:
     """The durable, chained, signed audit trail of one process."""
 
-    def __init__(self, settings: AuditSettings, database: Database, *, data_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: AuditSettings,
+        database: Database,
+        *,
+        data_dir: Path,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        """clock (aware UTC) times records and checkpoints and decides when a time-based one is due;
+        tests pass one they move by hand."""
         self.settings = settings
         self.database = database
         self.keys = KeyRing(key_dir_of(settings, data_dir))
         self.heads = HeadLog(checkpoint_dir_of(settings, data_dir))
         self.stats = WriterStats()
+        self._clock = clock
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -104,7 +121,7 @@ class AuditTrail:
         try:
             with self.database.sessions.begin() as session:
                 done = append(
-                    session, [fields], keys=self.keys, settings=self.settings, now=datetime.now(UTC), heads=self.heads
+                    session, [fields], keys=self.keys, settings=self.settings, now=self._clock(), heads=self.heads
                 )
             self.stats.checkpoints += done.checkpointed
         except Exception as exc:
@@ -121,7 +138,7 @@ class AuditTrail:
         With ``heartbeat``, an unchanged head is signed again once ``checkpoint_every_s`` passed.
         """
         with self.database.sessions.begin() as session:
-            now = datetime.now(UTC)
+            now = self._clock()
             head = lock_head(session, now=now)
             return checkpoint_if_due(
                 session,
@@ -141,7 +158,7 @@ class AuditTrail:
         signs after its retirement fails verification.
         """
         with self.database.sessions.begin() as session:
-            now = datetime.now(UTC)
+            now = self._clock()
             head = lock_head(session, now=now)
             sign_key_retirement(session, head, keys=self.keys, now=now, heads=self.heads)
         return self.keys.rotate()
@@ -152,7 +169,7 @@ class AuditTrail:
         A purge that deleted anything is itself recorded (class "admin", action "audit.purge").
         """
         report = purge(
-            self.database, self.settings, self.keys, now=now or datetime.now(UTC), dry_run=dry_run, heads=self.heads
+            self.database, self.settings, self.keys, now=now or self._clock(), dry_run=dry_run, heads=self.heads
         )
         if report.purged and not dry_run:
             details = {"purged": report.purged, "through_seq": report.through_seq, "stopped_by": report.reason}
@@ -190,6 +207,7 @@ class AuditTrail:
                 first = await asyncio.wait_for(self._queue.get(), timeout=self.settings.checkpoint_every_s)
             except TimeoutError:
                 await self._timed_checkpoint()
+                self.stats.idle_wakeups += 1  # after it: a test that sees the count sees its checkpoint
                 continue
             stopping = stopping or first is None
             batch, stopping = await self._fill([] if first is None else [first], stopping=stopping)
@@ -219,7 +237,7 @@ class AuditTrail:
         fields = [pending.fields for pending in batch]
 
         def work(session: Session) -> int:
-            now = datetime.now(UTC)
+            now = self._clock()
             return append(
                 session, fields, keys=self.keys, settings=self.settings, now=now, heads=self.heads
             ).checkpointed

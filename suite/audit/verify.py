@@ -13,14 +13,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from suite.audit.chain import GENESIS_HASH, format_time, from_row
-from suite.audit.keys import TrustedKeys
+from suite.audit.keys import KeyRange, TrustedKeys
 from suite.audit.ledger import snapshot
 from suite.audit.offline import VerifyReport, merge_heads, report_of, time_gaps, verify_export
 from suite.audit.tables import AuditChainHeadRow, AuditCheckpointRow, AuditRecordRow
 from suite.audit.walk import ChainWalk, Checkpoint, Problem
 from suite.db import Database
 
-__all__ = ["Problem", "VerifyReport", "verify_database", "verify_export"]
+__all__ = ["Problem", "VerifyReport", "key_ranges", "verify_database", "verify_export"]
 
 
 def verify_database(
@@ -100,3 +100,22 @@ def _deleted_checkpoint(own: list[Checkpoint], outside: list[Checkpoint]) -> Pro
             message = f"{head.named} is missing from the database: checkpoints were deleted there"
             return Problem("checkpoint_deleted", message, seq=head.seq)
     return None
+
+
+def key_ranges(database: Database) -> dict[str, KeyRange]:
+    """Each signing key's range in the stored checkpoints: its first one, and its key_retired one.
+
+    For the key ranges file an external auditor is handed with an export (``suite audit export-keys``).
+    """
+    first: dict[str, tuple[int, str]] = {}
+    retired: dict[str, tuple[int, str]] = {}
+    with snapshot(database) as session:
+        query = select(
+            AuditCheckpointRow.key_id, AuditCheckpointRow.seq, AuditCheckpointRow.time, AuditCheckpointRow.kind
+        )
+        for key_id, seq, time, kind in session.execute(query):
+            position = (seq, format_time(time))
+            first[key_id] = min(first.get(key_id, position), position)
+            if kind == "key_retired":
+                retired[key_id] = min(retired.get(key_id, position), position)
+    return {key_id: KeyRange(key_id, position, retired.get(key_id)) for key_id, position in first.items()}

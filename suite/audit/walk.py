@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from suite.audit.chain import record_hash
-from suite.audit.keys import TrustedKeys, checkpoint_message, signature_problem
+from suite.audit.keys import KeyRange, TrustedKeys, checkpoint_message, signature_problem
 
 ProblemKind = Literal[
     "edited",
@@ -110,12 +110,15 @@ class ChainWalk:
         allow_gaps: bool,
         every_records: int | None = None,
         rhythm_from: int = 0,
+        ranges: dict[str, KeyRange] | None = None,
     ) -> None:
         # In signing order: by seq, and heartbeats at one seq by time.
         self._checkpoints = sorted(checkpoints, key=lambda c: (c.seq, c.time))
         # Key rotation: a key's "key_retired" checkpoint is its last; key id -> that checkpoint.
         # (Several keys may sign side by side: each gateway replica has its own.)
         self._retired: dict[str, Checkpoint] = {}
+        # Each key's validity range, from the key ranges file an auditor was handed (None: not given).
+        self._ranges = ranges or {}
         self._next = 0
         self._trusted = trusted
         self._expected_seq = expected_seq
@@ -183,8 +186,9 @@ class ChainWalk:
             if self.problem is None and checkpoint.seq > tail:
                 message = (
                     f"chain truncated after {tail}: checkpoint at {checkpoint.seq}{checkpoint.origin} signs a head"
+                    f" that no longer exists (records {tail + 1}..{checkpoint.seq} are unaccounted for)"
                 )
-                self.fail(Problem("truncated", message + " that no longer exists", seq=tail + 1))
+                self.fail(Problem("truncated", message, seq=tail + 1))
 
     def check_head(self, head_seq: int) -> None:
         """Compare with the chain head row, which every append moves."""
@@ -249,6 +253,11 @@ class ChainWalk:
         self._check_key_order(checkpoint)
 
     def _check_key_order(self, checkpoint: Checkpoint) -> None:
+        key_range = self._ranges.get(checkpoint.key_id)
+        outside = key_range.problem(checkpoint.seq, checkpoint.time) if key_range else None
+        if outside is not None:
+            self.fail(Problem("checkpoint_untrusted", f"{checkpoint.named} {outside}", seq=checkpoint.seq))
+            return
         retirement = self._retired.get(checkpoint.key_id)
         if retirement is not None:
             message = (

@@ -1,9 +1,13 @@
-"""The `suite-bastion` command group: keys, bundles, import and the model registry."""
+"""The `suite-bastion` command group: keys, bundles, import and the model registry.
+
+What a command needs beyond typer is imported inside it, so that `suite-bastion --help` starts
+quickly (benchmarks/cli_start.py; tests/test_cli_start.py checks what it loads).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,9 +24,9 @@ from suite.bastion.cli_support import (
     reported,
     settings_of,
 )
-from suite.bastion.importer import import_bundle
-from suite.bastion.signing import generate_key_pair
-from suite.registry import ModelVersion
+
+if TYPE_CHECKING:
+    from suite.registry import ModelVersion
 
 app = typer.Typer(
     name="suite-bastion",
@@ -47,6 +51,8 @@ def keygen(
     name: Annotated[str, typer.Option(help="Key name: files NAME (private) and NAME.pub.")] = "bundle-signing",
 ) -> None:
     """Write a new Ed25519 signing key pair (OpenSSH format; ssh-keygen -Y can use it too)."""
+    from suite.bastion.signing import generate_key_pair
+
     try:
         private, public = generate_key_pair(out, name)
     except (FileExistsError, OSError) as exc:
@@ -64,6 +70,8 @@ def import_(
     config: ConfigOption = None,
 ) -> None:
     """Verify a bundle, unpack it into the model store atomically and register it."""
+    from suite.bastion.importer import import_bundle
+
     settings, policy, downgrade = install_checks(config, trusted_keys, required_signatures, allow_downgrade)
     with opened_registry(settings) as (registry, store), reported():
         version = import_bundle(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from suite.bastion.bundle import add_signature, create_bundle
 from suite.bastion.cli_support import (
     ConfigOption,
     DowngradeOption,
@@ -19,10 +18,9 @@ from suite.bastion.cli_support import (
     install_checks,
     reported,
 )
-from suite.bastion.importer import verify_for_install
-from suite.bastion.parts import join_parts, parse_size, split_bundle
-from suite.bastion.signing import load_private_key
-from suite.registry import BundleKind, WeightFormat
+
+if TYPE_CHECKING:
+    from suite.registry import BundleKind, WeightFormat
 
 bundle_app = typer.Typer(help="Signed bundles: create, verify, sign, split, join.", no_args_is_help=True)
 
@@ -42,6 +40,9 @@ def create(
     source: Annotated[str, typer.Option(help="Where the files came from (URL, vendor, ticket).")] = "",
 ) -> None:
     """Hash the files, write and sign the manifest, and write the bundle."""
+    from suite.bastion.bundle import create_bundle
+    from suite.bastion.signing import load_private_key
+
     if kind not in ("model", "suite-update"):
         raise fail(f"--kind must be model or suite-update, not {kind!r}", 2)
     if format not in (None, "safetensors", "gguf"):
@@ -77,6 +78,8 @@ def verify(
     config: ConfigOption = None,
 ) -> None:
     """Check signatures, then every byte against the manifest; nothing is unpacked."""
+    from suite.bastion.importer import verify_for_install
+
     settings, policy, downgrade = install_checks(config, trusted_keys, required_signatures, allow_downgrade)
     with existing_registry(settings) as registry, reported():
         verified = verify_for_install(bundle, policy, registry, allow_downgrade=downgrade)
@@ -95,6 +98,9 @@ def sign(
     out: Annotated[Path, typer.Option(help="Where to write the co-signed bundle.")],
 ) -> None:
     """Add one more signature over the manifest (k-of-n signing by several people)."""
+    from suite.bastion.bundle import add_signature
+    from suite.bastion.signing import load_private_key
+
     with reported():
         add_signature(bundle, load_private_key(key), out)
     typer.echo(f"wrote {out}")
@@ -107,6 +113,8 @@ def split(
     out: Annotated[Path | None, typer.Option(help="Directory for the parts (default: next to the bundle).")] = None,
 ) -> None:
     """Cut a bundle into parts for removable media, with a sha256sum list of the parts."""
+    from suite.bastion.parts import parse_size, split_bundle
+
     try:
         part_size = parse_size(size)
     except ValueError as exc:
@@ -122,6 +130,8 @@ def join(
     out: Annotated[Path, typer.Option(help="The joined bundle tar.")],
 ) -> None:
     """Check each part's SHA-256 and join them; verify the result with `bundle verify`."""
+    from suite.bastion.parts import join_parts
+
     with reported():
         join_parts(parts_list, out)
     typer.echo(f"wrote {out}; now run: suite-bastion bundle verify {out}")

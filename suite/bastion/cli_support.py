@@ -1,4 +1,8 @@
-"""Helpers of the `suite-bastion` commands: settings, trust policy, the registry, clean failures."""
+"""Helpers of the `suite-bastion` commands: settings, trust policy, the registry, clean failures.
+
+The settings, the database and the registry are imported where they are used, so that
+`suite-bastion --help` does not pay for them (see benchmarks/cli_start.py).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,19 @@ import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
 
-from suite.bastion.signing import PublicKey, load_public_key
-from suite.bastion.store import ModelStore
-from suite.bastion.verify import TrustPolicy
-from suite.config import ConfigError, Settings, load_settings
-from suite.db import Database, migrate
 from suite.errors import SuiteError
-from suite.registry import ModelRegistry
+
+if TYPE_CHECKING:
+    from suite.bastion.signing import PublicKey
+    from suite.bastion.store import ModelStore
+    from suite.bastion.verify import TrustPolicy
+    from suite.config import Settings
+    from suite.db import Database
+    from suite.registry import ModelRegistry
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Settings file (default: the embedded demo configuration).")
@@ -52,6 +56,8 @@ def actor() -> str:
 
 def settings_of(config: Path | None) -> Settings:
     """The settings, or exit 2 naming the bad key."""
+    from suite.config import ConfigError, load_settings
+
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -60,6 +66,9 @@ def settings_of(config: Path | None) -> Settings:
 
 def trust_policy(settings: Settings, keys: list[Path] | None, required: int | None) -> TrustPolicy:
     """The keys given on the command line (else the configured ones) and k; exit 2 on an unreadable key."""
+    from suite.bastion.signing import load_public_key
+    from suite.bastion.verify import TrustPolicy
+
     paths = keys or [settings.resolve(path) for path in settings.bastion.trusted_keys]
     loaded: list[PublicKey] = []
     for path in paths:
@@ -82,7 +91,12 @@ def install_checks(
 @contextmanager
 def opened_registry(settings: Settings) -> Iterator[tuple[ModelRegistry, ModelStore]]:
     """The registry (migrated database, audit trail attached) and the model store, for changes."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from suite.audit import AuditTrail
+    from suite.bastion.store import ModelStore
+    from suite.db import Database, migrate
+    from suite.registry import ModelRegistry
 
     database = Database(settings.database_url)
     try:
@@ -99,6 +113,12 @@ def opened_registry(settings: Settings) -> Iterator[tuple[ModelRegistry, ModelSt
 @contextmanager
 def existing_registry(settings: Settings) -> Iterator[ModelRegistry | None]:
     """The registry for reading when this host has one (the bastion host may not): never creates it."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from suite.db import Database
+    from suite.registry import ModelRegistry
+
     url = settings.database_url
     if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
         yield None

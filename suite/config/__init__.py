@@ -22,7 +22,16 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from suite.config.audit import AuditSettings, ContentPolicy, SiemDestination, SiemKind, SiemSettings, SyslogFacility
+from suite.config.audit import (
+    AuditSettings,
+    ContentPolicy,
+    SiemDestination,
+    SiemKind,
+    SiemSettings,
+    SyslogFacility,
+    WitnessOrigin,
+    WitnessSettings,
+)
 from suite.config.bastion import BastionSettings
 from suite.config.guardrails import (
     GuardCheck,
@@ -299,6 +308,8 @@ __all__ = [
     "StaticApiKey",
     "SyslogFacility",
     "WebSettings",
+    "WitnessOrigin",
+    "WitnessSettings",
     "load_settings",
     "redact_url",
 ]

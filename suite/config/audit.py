@@ -1,4 +1,4 @@
-"""Audit trail settings: content policy, the writer, checkpoints, retention, SIEM forwarding."""
+"""Audit trail settings: content policy, the writer, checkpoints, retention, SIEM forwarding, witness."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from suite.config.section import Section
 
 ContentPolicy = Literal["full", "masked", "hash", "none"]
-SiemKind = Literal["syslog_udp", "syslog_tcp", "syslog_tls", "jsonl"]
+SiemKind = Literal["syslog_udp", "syslog_tcp", "syslog_tls", "jsonl", "witness"]
 SyslogFacility = Literal[
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp",
     "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
@@ -34,6 +34,11 @@ class SiemDestination(Section):
     key_file: Path | None = None
     # jsonl: the file to append to (one record per line, fsync per batch; rotate with logrotate).
     path: Path | None = None
+    # witness: the witness's base URL (another suite's http://host:port/audit/witness, or any endpoint
+    # speaking that protocol, docs/audit.md); it receives the signed heads only, never records.
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    # witness: this trail's name at the witness (the same on every gateway replica of one trail).
+    origin: str = Field(default="suite", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     facility: SyslogFacility = "authpriv"
     app_name: str = Field(default="suite", pattern=r"^[!-~]{1,48}$")
     # HOSTNAME of the messages (null: this machine's name).
@@ -51,6 +56,8 @@ class SiemDestination(Section):
     def _complete(self) -> SiemDestination:
         if self.kind == "jsonl" and self.path is None:
             raise ValueError(f"audit.siem destination {self.name!r}: kind jsonl needs a path")
+        if self.kind == "witness" and self.url is None:
+            raise ValueError(f"audit.siem destination {self.name!r}: kind witness needs a url")
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError(f"audit.siem destination {self.name!r}: cert_file and key_file go together")
         return self
@@ -78,6 +85,30 @@ class SiemSettings(Section):
         names = [d.name for d in self.destinations]
         if len(names) != len(set(names)):
             raise ValueError("audit.siem.destinations: two destinations have the same name")
+        return self
+
+
+class WitnessOrigin(Section):
+    """A trail this suite witnesses: its name and the public keys its heads are signed with."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    # The trail's audit-signing-<id>.pub files, or directories of them (absolute, or relative to data_dir).
+    keys: list[Path] = Field(min_length=1)
+
+
+class WitnessSettings(Section):
+    """Serving as the witness of other trails' signed heads (docs/audit.md, "The witness")."""
+
+    # Empty: this suite witnesses nothing (the /audit/witness routes are not mounted).
+    origins: list[WitnessOrigin] = Field(default_factory=list)
+    # Where each origin's countersigned heads are appended (<dir>/<origin>.jsonl; relative: data_dir).
+    dir: Path = Path("audit-witness")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> WitnessSettings:
+        names = [origin.name for origin in self.origins]
+        if len(names) != len(set(names)):
+            raise ValueError("audit.witness.origins: two origins have the same name")
         return self
 
 
@@ -113,3 +144,5 @@ class AuditSettings(Section):
     purge_interval_s: float = Field(default=3600, gt=0)
     # Forwarding to SIEMs (syslog, JSON lines), after commit, from the stored records.
     siem: SiemSettings = Field(default_factory=SiemSettings)
+    # Witnessing other suites' trails (their heads, countersigned with this suite's audit key).
+    witness: WitnessSettings = Field(default_factory=WitnessSettings)

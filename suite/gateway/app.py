@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from suite import __version__
-from suite.audit import AuditTrail, SiemForwarder
+from suite.audit import AuditTrail, SiemForwarder, Witness
 from suite.auth import (
     LOGIN_STATE,
     ApiKeyStore,
@@ -31,6 +31,7 @@ from suite.db import Database, migrate
 from suite.embeddings import EmbeddingService
 from suite.gateway import health
 from suite.gateway.audit import router as audit_router
+from suite.gateway.audit import witness_router
 from suite.gateway.deps import SERVICES_STATE, Services
 from suite.gateway.errors import install_error_handlers
 from suite.gateway.guardrails import router as guardrails_router
@@ -79,6 +80,10 @@ def create_app(settings: Settings, *, manage_engines: bool = True, clock: Callab
     app.include_router(guardrails_router)
     app.include_router(rag_router)
     app.include_router(rag_admin_router)
+    if settings.audit.witness.origins:
+        # This suite witnesses other trails' heads, countersigning with its own audit key.
+        witness = Witness(settings.audit.witness, data_dir=settings.data_dir, keys=services.audit.keys)
+        app.include_router(witness_router(witness))
     if settings.identity.dev_idp.enabled:
         _mount_dev_idp(app, settings)
     login = install_browser_login(

@@ -120,7 +120,19 @@ def install_error_handlers(app: FastAPI, audit: AuditTrail) -> None:
 
     Refusals of a caller (401, 403, 429) are recorded on ``audit``.
     """
+    install_plain_error_handlers(app)
     app.add_exception_handler(SuiteError, _suite_error_handler(audit))
+
+
+def install_plain_error_handlers(app: FastAPI) -> None:
+    """The OpenAI error shape for domain, validation, HTTP and unexpected errors, recording nothing
+    (an app without an audit trail of its own: the standalone witness)."""
+    app.add_exception_handler(SuiteError, _plain_suite_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _plain_suite_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SuiteError)
+    return error_response(exc)

@@ -156,3 +156,24 @@ async def test_access_is_refused_when_it_cannot_be_recorded(
     assert result.exit_code == 1
     assert "Nothing was shown" in result.output
     assert "alice" not in result.stdout
+
+
+async def test_verify_export_compares_the_configured_checkpoint_file(
+    config: Path, cli_trail: AuditTrail, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    assert run(config, "export", "--out", str(out)).exit_code == 0
+    keys = [arg for path in sorted(cli_trail.keys.key_dir.glob("*.pub")) for arg in ("--trusted-key", str(path))]
+    verified = run(config, "verify", "--export", str(out), *keys)
+    assert verified.exit_code == 0, verified.output
+    assert "1 signed heads from outside the database match" in verified.stdout  # the checkpoint at 5
+    # The copy outside the database disagrees with the export: the settings' checkpoint file is read.
+    head_file = cli_trail.heads.path
+    item = json.loads(head_file.read_text())
+    head_file.write_text(json.dumps(item | {"head_hash": "a" * 64}) + "\n")
+    disagrees = run(config, "verify", "--export", str(out), *keys)
+    assert disagrees.exit_code == 1
+    assert "FAILED: checkpoint 5 (checkpoints.jsonl line 1) signature invalid" in disagrees.stdout
+    # An auditor's run without settings (keys given, no --config) compares only the heads it is given.
+    alone = runner.invoke(audit_app, ["verify", "--export", str(out), *keys])
+    assert alone.exit_code == 0, alone.output

@@ -33,6 +33,7 @@ def test_public_surface_is_complete() -> None:
         "offline",
         "standalone",
         "stats",
+        "witness",
     }
     # The package imports its names on first use (PEP 562): only its own helpers are extra.
     assert exported - modules - {"lazy_names", "TYPE_CHECKING", "annotations"} == set(suite.audit.__all__)

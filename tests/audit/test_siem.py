@@ -14,13 +14,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from suite.audit import AuditFilters, AuditQuery, AuditTrail, SiemForwarder
+from suite.audit import AuditFilters, AuditQuery, AuditTrail, SiemForwarder, verify_database
 from suite.audit.cli import audit_app
+from suite.audit.offline import read_heads, read_siem_heads
 from suite.audit.siem import SyslogFormat
+from suite.audit.siem.syslog import HEAD_MSGID
 from suite.config import SiemDestination, SiemSettings
 from suite.db import Database
 from suite.gateway import create_app
-from tests.audit.conftest import event, fill
+from tests.audit.conftest import event, fill, scalar, sql
 from tests.audit.rsyslog import Received, Rsyslog, write_tls_files
 from tests.support import free_port, gateway_settings, running, wait_until
 
@@ -47,11 +49,15 @@ def forwarder(database: Database, tmp_path: Path, *targets: SiemDestination, **s
     return SiemForwarder(SiemSettings(destinations=list(targets), **options), database, data_dir=tmp_path)
 
 
-def arrived(daemon: Rsyslog, source: str, count: int, timeout: float = 20) -> list[Received]:
-    """The messages from one input once at least count are there."""
+def arrived(
+    daemon: Rsyslog, source: str, count: int, timeout: float = 20, *, msgid: str | None = None
+) -> list[Received]:
+    """The record messages (or those with this msgid) from one input once at least count are there."""
     deadline = time.monotonic() + timeout
     while True:
-        messages = [m for m in daemon.received() if m.input == source]
+        messages = [
+            m for m in daemon.received() if m.input == source and (m.msgid == msgid if msgid else m.msgid != HEAD_MSGID)
+        ]
         if len(messages) >= count or time.monotonic() > deadline:
             return messages
         time.sleep(0.1)
@@ -220,7 +226,7 @@ async def test_cli_forward_once_and_replay(
     assert second.exit_code == 0, second.output
     assert "tcp: forwarded 4, cursor 5" in second.stdout  # 2, 3, 4 again and the replay's own record
     assert seqs(await asyncio.to_thread(arrived, rsyslog, "tcp", 8)) == [1, 2, 3, 4, 2, 3, 4, 5]
-    actions = [json.loads(m.msg)["action"] for m in rsyslog.received()]
+    actions = [json.loads(m.msg)["action"] for m in rsyslog.received() if m.msgid != HEAD_MSGID]
     assert actions[-1] == "audit.forward.replay"
 
     unknown = runner.invoke(audit_app, ["forward", "--once", "-d", "nope", "--config", str(config)])
@@ -248,3 +254,60 @@ def test_the_gateway_forwards_what_it_records(tmp_path: Path) -> None:
     record = json.loads(line)
     assert (record["seq"], record["event_class"], record["http_status"]) == (1, "auth", 401)
     assert record["request_id"] == refused.headers["x-request-id"]
+
+
+async def test_a_truncation_is_caught_from_the_siems_copy_of_the_heads_alone(
+    trail: AuditTrail, database: Database, rsyslog: Rsyslog, tmp_path: Path
+) -> None:
+    await fill(trail, 25)  # checkpoints at 10 and 20 (checkpoint_every_records: 10)
+    tcp = SiemDestination(name="tcp", kind="syslog_tcp", port=rsyslog.tcp_port, hostname="gw1")
+    jsonl = SiemDestination(name="file", kind="jsonl", path=tmp_path / "siem" / "trail.jsonl")
+    siem = forwarder(database, tmp_path, tcp, jsonl)
+    try:
+        reports = await asyncio.to_thread(siem.catch_up)
+    finally:
+        siem.close()
+    assert [(r.destination, r.forwarded, r.heads, r.error) for r in reports] == [
+        ("tcp", 25, 2, None),
+        ("file", 25, 2, None),
+    ]
+    heads = await asyncio.to_thread(arrived, rsyslog, "tcp", 2, msgid=HEAD_MSGID)
+    # Each head is a message of its own, after the records it covers, its fields in the structured data.
+    assert [m.msgid for m in rsyslog.received()].index(HEAD_MSGID) == 25
+    assert ['seq="10"' in heads[0].structured_data, 'kind="periodic"' in heads[1].structured_data] == [True, True]
+    stored_heads = read_heads(trail.heads.path)
+    assert read_siem_heads(rsyslog.output) == stored_heads
+    assert read_siem_heads(tmp_path / "siem" / "trail.jsonl") == stored_heads
+
+    # The attacker cuts the trail back to 17: records, chain head row and checkpoints in the database,
+    # and the checkpoint file on the host too (before chattr +a, say).
+    await trail.stop()
+    sql(database, "DELETE FROM audit_records WHERE seq > 17")
+    sql(database, "DELETE FROM audit_checkpoints WHERE seq > 17")
+    last = scalar(database, "SELECT record_hash FROM audit_records WHERE seq = 17")
+    sql(database, "UPDATE audit_chain_head SET seq = 17, record_hash = :h, checkpoint_seq = 10", h=last)
+    lines = trail.heads.path.read_text().splitlines()
+    trail.heads.path.write_text(lines[0] + "\n")
+    keys = trail.keys.public_keys()
+    fooled = verify_database(database, keys, heads=read_heads(trail.heads.path), every_records=10)
+    assert fooled.ok, fooled.problem  # nothing on the host remembers the cut
+
+    for copy in (rsyslog.output, tmp_path / "siem" / "trail.jsonl"):
+        report = verify_database(database, keys, heads=read_siem_heads(copy), every_records=10)
+        assert report.problem is not None
+        assert report.problem.message.startswith(f"chain truncated after 17: checkpoint at 20 (SIEM {copy.name} line ")
+        assert report.problem.message.endswith(
+            "signs a head that no longer exists (records 18..20 are unaccounted for)"
+        )
+
+    config = tmp_path / "suite.yaml"
+    settings = {"data_dir": str(tmp_path), "database": {"url": database.url}, "audit": {"checkpoint_every_records": 10}}
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    runner = CliRunner()
+    alone = runner.invoke(audit_app, ["verify", "--no-record", "--config", str(config)])
+    assert alone.exit_code == 0, alone.output
+    caught = runner.invoke(
+        audit_app, ["verify", "--no-record", "--heads-from-siem", str(rsyslog.output), "--config", str(config)]
+    )
+    assert caught.exit_code == 1, caught.output
+    assert "FAILED: chain truncated after 17: checkpoint at 20 (SIEM received.log line" in caught.stdout

@@ -166,6 +166,7 @@ async def test_a_truncated_tail_with_head_row_and_checkpoints_fixed_is_caught_by
     assert problem is not None
     assert problem.message == (
         "chain truncated after 17: checkpoint at 20 (checkpoints.jsonl line 2) signs a head that no longer exists"
+        " (records 18..20 are unaccounted for)"
     )
 
 
@@ -176,7 +177,10 @@ async def test_a_truncated_tail_keeping_its_checkpoint_is_caught_by_the_database
     run(database, HEAD.update().values(seq=17))
     problem = check(filled, database, with_file=False)
     assert problem is not None
-    assert problem.message == "chain truncated after 17: checkpoint at 20 signs a head that no longer exists"
+    assert problem.message == (
+        "chain truncated after 17: checkpoint at 20 signs a head that no longer exists"
+        " (records 18..20 are unaccounted for)"
+    )
 
 
 async def test_reordered_records_are_caught(filled: AuditTrail, database: Database) -> None:

@@ -115,7 +115,10 @@ async def test_truncated_tail_is_caught_by_a_checkpoint_beyond(trail: AuditTrail
     problem = verify_database(database, trail.keys.public_keys()).problem
     assert problem is not None
     assert problem.kind == "truncated"
-    assert problem.message == "chain truncated after 27: checkpoint at 30 signs a head that no longer exists"
+    assert problem.message == (
+        "chain truncated after 27: checkpoint at 30 signs a head that no longer exists"
+        " (records 28..30 are unaccounted for)"
+    )
 
 
 async def test_truncated_tail_without_a_checkpoint_is_caught_by_the_head(trail: AuditTrail, database: Database) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import sqlalchemy
 from structlog.testing import capture_logs
 
 from suite.audit import AuditQuery, AuditTrail, verify_database
+from suite.audit.tables import AuditChainHeadRow
 from suite.config import AuditSettings
 from suite.db import Database, migrate
 from suite.errors import AuditUnavailable
@@ -157,26 +159,67 @@ async def test_record_without_start_is_refused(database: Database, tmp_path: Pat
         await AuditTrail(AuditSettings(), database, data_dir=tmp_path).record(event())
 
 
+class Clock:
+    """A clock the test moves by hand: whether a time-based checkpoint is due is its say alone."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def idle_wakeups(trail: AuditTrail, count: int) -> None:
+    """Wait until the idle writer has woken count more times (and finished what each wake-up did)."""
+    target = trail.stats.idle_wakeups + count
+    for _ in range(2000):
+        if trail.stats.idle_wakeups >= target:
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"the idle writer woke {trail.stats.idle_wakeups} times, not {target}")
+
+
+def checkpoints(database: Database, kind: str | None = None) -> list[int]:
+    where = f" WHERE kind = '{kind}'" if kind else ""
+    with database.engine.connect() as connection:
+        return list(
+            connection.execute(sqlalchemy.text(f"SELECT seq FROM audit_checkpoints{where} ORDER BY id")).scalars()
+        )
+
+
 async def test_checkpoints_by_count_and_by_time(database: Database, tmp_path: Path) -> None:
-    settings = AuditSettings(checkpoint_every_records=5, checkpoint_every_s=0.3)
-    trail = AuditTrail(settings, database, data_dir=tmp_path)
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    clock = Clock(start)
+    with database.sessions.begin() as session:  # the migration's genesis head was checkpointed at a real time
+        session.execute(sqlalchemy.update(AuditChainHeadRow).values(checkpoint_at=start))
+    # The idle writer wakes every 0.05 s of real time, but whether a checkpoint is due is the clock's say,
+    # and only the test moves it: nothing depends on how fast a loaded machine runs the writer.
+    settings = AuditSettings(checkpoint_every_records=5, checkpoint_every_s=0.05)
+    trail = AuditTrail(settings, database, data_dir=tmp_path, clock=clock)
     await trail.start()
     try:
         await fill(trail, 5)
-        assert scalar(database, "SELECT max(seq) FROM audit_checkpoints") == 5
+        assert checkpoints(database) == [5]  # by count
         await fill(trail, 2)
-        # Two records, then quiet: the idle writer signs the head once the interval has passed.
-        for _ in range(50):
-            if scalar(database, "SELECT max(seq) FROM audit_checkpoints") == 7:
-                break
-            await asyncio.sleep(0.1)
-        assert scalar(database, "SELECT max(seq) FROM audit_checkpoints") == 7
-        await asyncio.sleep(0.8)
-        # No new records: heartbeats sign the same head again, so an idle trail still leaves heads.
-        assert scalar(database, "SELECT max(seq) FROM audit_checkpoints") == 7
-        assert scalar(database, "SELECT count(*) FROM audit_checkpoints WHERE kind = 'heartbeat'") >= 1
+        await idle_wakeups(trail, 3)
+        assert checkpoints(database) == [5]  # two records, but no time has passed on the clock
+        clock.advance(0.05)
+        await idle_wakeups(trail, 1)
+        assert checkpoints(database, "periodic") == [5, 7]  # by time: the idle writer signed the two records
+        await idle_wakeups(trail, 3)
+        assert checkpoints(database) == [5, 7]
+        clock.advance(0.05)
+        await idle_wakeups(trail, 1)
+        # No new records: a heartbeat signs the same head again, so an idle trail still leaves heads.
+        assert checkpoints(database, "heartbeat") == [7]
+        clock.advance(0.05)
+        await idle_wakeups(trail, 1)
+        assert checkpoints(database, "heartbeat") == [7, 7]
         lines = (tmp_path / "audit-checkpoints" / "checkpoints.jsonl").read_text().splitlines()
-        assert len(lines) == scalar(database, "SELECT count(*) FROM audit_checkpoints")
+        assert len(lines) == len(checkpoints(database)) == 4
     finally:
         await trail.stop()
 

@@ -5,6 +5,10 @@ order, sends them, and moves the cursor in the same transaction, so nothing is l
 down (the records wait in the trail, and the forwarder resumes from its cursor after a restart)
 and nothing is sent that was not committed. The writer never waits on a SIEM.
 
+Signed heads (the checkpoints) follow the same way, from a second cursor of the destination (the
+last checkpoint id sent): each goes out as a message of its own once the records it covers have
+been sent, so the SIEM keeps a copy of every head that a database administrator cannot take back.
+
 A batch is sent before its cursor moves: a crash between the two sends it again (at least once;
 the seq in every message lets the SIEM drop duplicates). On PostgreSQL the cursor row is locked
 (``FOR UPDATE SKIP LOCKED``) while its batch is sent, so of several gateway replicas exactly one
@@ -20,17 +24,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from suite.audit.chain import from_row
+from suite.audit.chain import format_time, from_row
 from suite.audit.ledger import describe_error, dialect_of
 from suite.audit.siem.tables import SiemCursorRow
 from suite.audit.siem.transports import Transport, transport_for
-from suite.audit.tables import AuditChainHeadRow, AuditRecordRow
+from suite.audit.tables import AuditChainHeadRow, AuditCheckpointRow, AuditRecordRow
 from suite.config import SiemDestination, SiemSettings
 from suite.db import Database
 
@@ -46,6 +51,7 @@ class DestinationState:
     cursor: int | None = None  # the last seq sent (None: not read yet)
     backlog: int = 0  # records committed after the cursor
     forwarded: int = 0  # records sent since this process started
+    heads_forwarded: int = 0  # signed heads (checkpoints) sent since this process started
     over_bound: bool = False  # backlog above audit.siem.max_backlog
     last_error: str | None = None
 
@@ -59,6 +65,7 @@ class ForwardReport:
     cursor: int | None
     backlog: int
     error: str | None
+    heads: int = 0  # signed heads sent
 
 
 @dataclass
@@ -121,7 +128,7 @@ class SiemForwarder:
         """Forward, blocking, until each destination has nothing left or fails (`suite audit forward --once`)."""
         reports = []
         for link in self._selected(names):
-            before, error = link.state.forwarded, None
+            before, heads_before, error = link.state.forwarded, link.state.heads_forwarded, None
             try:
                 while True:
                     sent = self._batch(link)
@@ -134,7 +141,10 @@ class SiemForwarder:
             finally:
                 link.transport.close()
             state = link.state
-            reports.append(ForwardReport(state.name, state.forwarded - before, state.cursor, state.backlog, error))
+            heads = state.heads_forwarded - heads_before
+            reports.append(
+                ForwardReport(state.name, state.forwarded - before, state.cursor, state.backlog, error, heads)
+            )
         return reports
 
     def rewind(self, to_seq: int, names: list[str] | None = None) -> None:
@@ -143,6 +153,12 @@ class SiemForwarder:
             for link in self._selected(names):
                 row = session.get(SiemCursorRow, link.state.name) or self._new_cursor(session, link.state.name)
                 row.seq, row.updated_at = max(to_seq - 1, 0), datetime.now(UTC)
+                # The heads from to_seq on go again too.
+                first_head = session.scalar(
+                    select(func.min(AuditCheckpointRow.id)).where(AuditCheckpointRow.seq >= to_seq)
+                )
+                if first_head is not None:
+                    row.checkpoint_id = min(row.checkpoint_id or 0, first_head - 1)
                 link.state.cursor = row.seq
 
     def _selected(self, names: list[str] | None) -> list[_Link]:
@@ -186,24 +202,47 @@ class SiemForwarder:
             head = session.scalar(select(AuditChainHeadRow.seq)) or 0
             link.state.cursor, link.state.backlog = cursor.seq, max(head - cursor.seq, 0)
             self._check_bound(link)
-            query = select(*AuditRecordRow.__table__.columns).where(AuditRecordRow.seq > cursor.seq)
-            rows = session.execute(query.order_by(AuditRecordRow.seq).limit(self.settings.batch_size)).all()
-            if not rows:
-                return 0
-            records = [from_row(row._mapping) for row in rows]
-            if records[0]["seq"] > cursor.seq + 1:
-                # Retention purged them before they could be sent (the SIEM was away past retention_days).
-                log.error(
-                    "SIEM GAP: audit records were purged before they were forwarded",
-                    destination=link.state.name,
-                    first_missing=cursor.seq + 1,
-                    last_missing=records[0]["seq"] - 1,
-                )
-            link.transport.send(records)
-            cursor.seq, cursor.updated_at = records[-1]["seq"], datetime.now(UTC)
+            records: list[dict[str, Any]] = []
+            if link.transport.heads_only:
+                cursor.seq = max(head, cursor.seq)  # a witness takes no records: only their heads
+            else:
+                query = select(*AuditRecordRow.__table__.columns).where(AuditRecordRow.seq > cursor.seq)
+                rows = session.execute(query.order_by(AuditRecordRow.seq).limit(self.settings.batch_size)).all()
+                records = [from_row(row._mapping) for row in rows]
+            if records:
+                if records[0]["seq"] > cursor.seq + 1:
+                    # Retention purged them before they could be sent (the SIEM was away past retention_days).
+                    log.error(
+                        "SIEM GAP: audit records were purged before they were forwarded",
+                        destination=link.state.name,
+                        first_missing=cursor.seq + 1,
+                        last_missing=records[0]["seq"] - 1,
+                    )
+                link.transport.send(records)
+                cursor.seq, cursor.updated_at = records[-1]["seq"], datetime.now(UTC)
+            heads = self._heads_after(session, cursor)
+            if heads:
+                link.transport.send_heads([item for _, item in heads])
+                cursor.checkpoint_id, cursor.updated_at = heads[-1][0], datetime.now(UTC)
         link.state.cursor, link.state.forwarded = cursor.seq, link.state.forwarded + len(records)
+        link.state.heads_forwarded += len(heads)
         link.state.backlog = max(head - cursor.seq, 0)
-        return len(records)
+        return len(records) + len(heads)
+
+    def _heads_after(self, session: Session, cursor: SiemCursorRow) -> list[tuple[int, dict[str, object]]]:
+        """The checkpoints after the head cursor, in signing order, up to the first whose records wait.
+
+        A prefix by id, never a selection: a purge anchor signs an older seq after newer heads, and
+        skipping ahead of a head not yet due would move the cursor past it for good.
+        """
+        query = select(AuditCheckpointRow).where(AuditCheckpointRow.id > (cursor.checkpoint_id or 0))
+        due: list[tuple[int, dict[str, object]]] = []
+        for row in session.scalars(query.order_by(AuditCheckpointRow.id).limit(self.settings.batch_size)):
+            if row.seq > cursor.seq:
+                break  # the records it covers go first
+            item = {"seq": row.seq, "time": format_time(row.time), "head_hash": row.head_hash}
+            due.append((row.id, item | {"key_id": row.key_id, "signature": row.signature, "kind": row.kind}))
+        return due
 
     def _lock_cursor(self, session: Session, name: str) -> SiemCursorRow | None:
         query = select(SiemCursorRow).where(SiemCursorRow.destination == name).with_for_update(skip_locked=True)
@@ -218,7 +257,9 @@ class SiemForwarder:
     def _new_cursor(self, session: Session, name: str) -> SiemCursorRow:
         start = 0 if self.settings.start == "beginning" else session.scalar(select(AuditChainHeadRow.seq)) or 0
         insert_into = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
-        values = {"destination": name, "seq": start, "updated_at": datetime.now(UTC)}
+        # "now": the heads signed from now on; "beginning": every head kept.
+        newest = session.scalar(select(func.max(AuditCheckpointRow.id))) if self.settings.start == "now" else None
+        values = {"destination": name, "seq": start, "checkpoint_id": newest, "updated_at": datetime.now(UTC)}
         # Two replicas may create it at once: the second insert does nothing.
         session.execute(insert_into(SiemCursorRow).values(values).on_conflict_do_nothing())
         row = session.get(SiemCursorRow, name)

@@ -7,6 +7,11 @@ as the trail stored it (the content policy was applied before it was stored). MS
 UTF-8 BOM: RFC 5424 allows that (MSG-ANY) and several SIEMs show the BOM as junk.
 
 Severity follows the outcome: ``denied`` is warning, ``error`` notice, the rest informational.
+
+Every signed head (checkpoint) is forwarded as a message of its own: MSGID ``checkpoint``, the
+head's fields in the structured data, and as MSG the checkpoint line exactly as the checkpoint
+file and exports carry it (with ``"type":"checkpoint"``), so the SIEM holds the heads apart from
+the database and ``suite audit verify --heads-from-siem`` can read them back from what it stored.
 """
 
 from __future__ import annotations
@@ -43,6 +48,24 @@ SD_FIELDS = (
 # What an oversized UDP datagram gives up first, largest and least needed for correlation first.
 _DROPPABLE = ("prompt", "answer", "details", "verdicts", "chunk_ids", "collections", "roles")
 _NOT_PRINTABLE = re.compile(r"[^!-~]")
+
+
+# (SD-PARAM name, checkpoint field) of a forwarded head.
+HEAD_SD_FIELDS = (
+    ("seq", "seq"),
+    ("kind", "kind"),
+    ("time", "time"),
+    ("hash", "head_hash"),
+    ("keyId", "key_id"),
+    ("signature", "signature"),
+)
+HEAD_MSGID = "checkpoint"
+
+
+def head_json(head: dict[str, Any]) -> str:
+    """A signed head as one line of compact JSON: the checkpoint file's line plus ``"type":"checkpoint"``."""
+    fields = {name: head[name] for name in ("seq", "time", "head_hash", "key_id", "signature", "kind")}
+    return json.dumps({**fields, "type": "checkpoint"}, sort_keys=True, separators=(",", ":"))
 
 
 def record_json(record: dict[str, Any], *, include_content: bool = True) -> str:
@@ -103,6 +126,22 @@ class SyslogFormat:
         if len(message) > max_bytes:
             message = message[:max_bytes].decode(errors="ignore").encode()
         return message
+
+    def head_message(self, head: dict[str, Any]) -> bytes:
+        """The RFC 5424 message of a signed head (a checkpoint as ``head_json`` takes it); about 500 bytes."""
+        data = " ".join(f'{name}="{_param_value(head[field])}"' for name, field in HEAD_SD_FIELDS)
+        header = " ".join(
+            (
+                f"<{self.facility * 8 + INFORMATIONAL}>1",
+                head["time"],
+                self.hostname,
+                self.app_name,
+                self.procid,
+                HEAD_MSGID,
+                f"[{self.sd_id} {data}]",
+            )
+        )
+        return f"{header} {head_json(head)}".encode()
 
     def _build(self, record: dict[str, Any], *, truncated: tuple[str, ...]) -> bytes:
         severity = SEVERITIES.get(record.get("status") or "", INFORMATIONAL)

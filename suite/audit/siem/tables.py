@@ -1,4 +1,4 @@
-"""The forwarders' cursors: per destination, the last seq it has been sent."""
+"""The forwarders' cursors: per destination, the last seq and the last signed head it has been sent."""
 
 from __future__ import annotations
 
@@ -17,4 +17,6 @@ class SiemCursorRow(Base):
 
     destination: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
+    # The id (audit_checkpoints.id) of the last signed head sent; None: none yet (migration a0004).
+    checkpoint_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -10,21 +10,28 @@ batch goes over a new connection instead of into a dead one.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
 from pathlib import Path
 from typing import Any, Protocol
 
-from suite.audit.siem.syslog import SyslogFormat, octet_counted, record_json
+from suite.audit.siem.syslog import SyslogFormat, head_json, octet_counted, record_json
 from suite.config import SiemDestination
 
 
 class Transport(Protocol):
     """Sends batches of stored records to one destination."""
 
+    # True: the destination takes signed heads only (a witness); its records cursor just follows the head.
+    heads_only: bool
+
     def send(self, records: list[dict[str, Any]]) -> None:
         """Deliver every record of the batch in order, or raise OSError."""
+
+    def send_heads(self, heads: list[dict[str, Any]]) -> None:
+        """Deliver signed heads (checkpoints), each as a message of its own, or raise OSError."""
 
     def close(self) -> None:
         """Release the connection or file (the next send opens a new one)."""
@@ -37,6 +44,8 @@ def transport_for(destination: SiemDestination, *, data_dir: Path) -> Transport:
         return JsonLinesFile(data_dir / destination.path, include_content=destination.include_content)
     if destination.kind == "syslog_udp":
         return SyslogUdp(destination)
+    if destination.kind == "witness":
+        return WitnessHttp(destination, data_dir=data_dir)
     return SyslogStream(destination, data_dir=data_dir)
 
 
@@ -55,6 +64,8 @@ def _tls_context(destination: SiemDestination, *, data_dir: Path) -> ssl.SSLCont
 class SyslogUdp:
     """RFC 5426: one message per datagram, at most max_datagram_bytes; no delivery guarantee."""
 
+    heads_only = False
+
     def __init__(self, destination: SiemDestination) -> None:
         self._destination = destination
         self._format = SyslogFormat.of(destination)
@@ -68,6 +79,13 @@ class SyslogUdp:
         for record in records:
             self._socket.send(self._format.message(record, max_bytes=limit))
 
+    def send_heads(self, heads: list[dict[str, Any]]) -> None:
+        """Send each head as a datagram (about 500 bytes: within any receiver's limit)."""
+        if self._socket is None:
+            self._socket = _connect(self._destination, socket.SOCK_DGRAM)
+        for head in heads:
+            self._socket.send(self._format.head_message(head))
+
     def close(self) -> None:
         """Close the socket."""
         if self._socket is not None:
@@ -78,6 +96,8 @@ class SyslogUdp:
 class SyslogStream:
     """RFC 6587 octet counting over TCP, or over TLS (RFC 5425) for kind syslog_tls."""
 
+    heads_only = False
+
     def __init__(self, destination: SiemDestination, *, data_dir: Path) -> None:
         self._destination = destination
         self._format = SyslogFormat.of(destination)
@@ -86,11 +106,17 @@ class SyslogStream:
 
     def send(self, records: list[dict[str, Any]]) -> None:
         """Send the batch as one write of framed messages, over a live connection."""
+        self._write(b"".join(octet_counted(self._format.message(record)) for record in records))
+
+    def send_heads(self, heads: list[dict[str, Any]]) -> None:
+        """Send the heads as one write of framed messages, over a live connection."""
+        self._write(b"".join(octet_counted(self._format.head_message(head)) for head in heads))
+
+    def _write(self, payload: bytes) -> None:
         if self._socket is not None and _peer_closed(self._socket):
             self.close()
         if self._socket is None:
             self._socket = self._open()
-        payload = b"".join(octet_counted(self._format.message(record)) for record in records)
         try:
             self._socket.sendall(payload)
         except OSError:
@@ -156,14 +182,22 @@ class JsonLinesFile:
     """Appends one JSON record per line and fsyncs each batch; reopened per batch, so logrotate's
     default ``create`` mode works without signalling the gateway."""
 
+    heads_only = False
+
     def __init__(self, path: Path, *, include_content: bool) -> None:
         self._path = path
         self._include_content = include_content
 
     def send(self, records: list[dict[str, Any]]) -> None:
         """Append the batch and make it durable before the cursor moves past it."""
+        self._append("".join(record_json(r, include_content=self._include_content) + "\n" for r in records))
+
+    def send_heads(self, heads: list[dict[str, Any]]) -> None:
+        """Append the heads as checkpoint lines (``"type":"checkpoint"``; record lines have no type)."""
+        self._append("".join(head_json(head) + "\n" for head in heads))
+
+    def _append(self, text: str) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        text = "".join(record_json(r, include_content=self._include_content) + "\n" for r in records)
         with self._path.open("a", encoding="utf-8") as target:
             target.write(text)
             target.flush()
@@ -171,3 +205,55 @@ class JsonLinesFile:
 
     def close(self) -> None:
         """Nothing stays open between batches."""
+
+
+class WitnessHttp:
+    """Signed heads to a witness (another suite's /audit/witness, docs/audit.md); no records ever.
+
+    A POST per batch; anything but 200 raises OSError, so the forwarder retries and a witness that
+    refuses a head (409: the trail was rewritten) holds the cursor there, loudly, until someone looks.
+    """
+
+    heads_only = True
+
+    def __init__(self, destination: SiemDestination, *, data_dir: Path) -> None:
+        assert destination.url is not None  # the settings refuse a witness without a url
+        self._url = f"{destination.url.rstrip('/')}/{destination.origin}/heads"
+        ca_file = destination.ca_file
+        self._verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=data_dir / ca_file) if ca_file is not None else True
+        )
+        self._timeout = destination.timeout_s
+        self._client: Any = None
+
+    def send(self, records: list[dict[str, Any]]) -> None:
+        """Records do not go to a witness."""
+
+    def send_heads(self, heads: list[dict[str, Any]]) -> None:
+        """POST the heads; OSError unless the witness countersigned them all."""
+        import httpx  # only a witness destination needs it
+
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout, verify=self._verify, trust_env=False)
+        try:
+            answer = self._client.post(self._url, json={"heads": heads})
+        except httpx.HTTPError as exc:
+            raise OSError(f"witness {self._url}: {type(exc).__name__}: {exc}") from None
+        if answer.status_code != 200:
+            raise OSError(f"witness {self._url} answered {answer.status_code}: {_error_message(answer.text)}")
+        witnessed = answer.json().get("witnessed")
+        if not isinstance(witnessed, list) or len(witnessed) != len(heads):
+            raise OSError(f"witness {self._url}: the answer does not countersign every head")
+
+    def close(self) -> None:
+        """Close the HTTP client (the next send opens a new one)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _error_message(text: str) -> str:
+    try:
+        return str(json.loads(text)["error"]["message"])[:300]
+    except (ValueError, KeyError, TypeError):
+        return text[:300]
